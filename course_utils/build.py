@@ -1,0 +1,280 @@
+"""Build the student notebooks from the solution notebooks (the single source).
+
+    python -m course_utils.build              # write notebooks/ (and stamp solutions/ headers)
+    python -m course_utils.build --check      # exit 1 when anything is stale; writes nothing
+    python -m course_utils.build --execute 01 # re-run solutions matching "01" top to bottom (CPU budget)
+
+Rules, applied to each ``solutions/NN_name.ipynb``:
+
+* Code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``# YOUR CODE HERE`` and
+  ``raise NotImplementedError``, at the indentation of the ``BEGIN`` marker (nbgrader's markers).
+* Markdown cells tagged ``solution`` become an answer prompt; cells tagged ``instructor`` are dropped.
+* Outputs, execution counts and widget state are cleared; ``# NBVAL_...`` lines are removed.
+* Header: a markdown cell tagged ``course-badge`` ("Open in Colab") and a code cell tagged
+  ``course-setup`` (installs course_utils in Colab, checks the version) are stamped at the top of both
+  the solution and the student notebook, from ``[tool.course]`` in pyproject.toml and
+  ``course_utils.__version__``; edit those, never the stamped cells.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from . import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+ANSWER_PROMPT = "**Your answer:** _double-click here and write your answer._"
+BADGE_TAG, SETUP_TAG, SOLUTION_TAG, INSTRUCTOR_TAG = "course-badge", "course-setup", "solution", "instructor"
+NBVAL_MARKER = re.compile(r"^[ \t]*# NBVAL_[A-Z_]+[ \t]*\n?", flags=re.M)
+
+
+class BuildError(ValueError):
+    """A solution notebook breaks a rule of the build; the message names the notebook and the cell."""
+
+
+# ---------------------------------------------------------------- configuration (pyproject.toml)
+def course_config(root: Path = ROOT) -> dict:
+    """``[tool.course]`` of pyproject.toml with ``{version}`` filled in: repository, ref, version."""
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    try:
+        import tomllib  # Python 3.11+
+        table = tomllib.loads(text)["tool"]["course"]
+    except ImportError:  # Python < 3.11: the table is two plain `key = "value"` lines
+        block = text.split("[tool.course]", 1)[1].split("\n[", 1)[0]
+        table = dict(re.findall(r'^(\w+)\s*=\s*"([^"]*)"', block, flags=re.M))
+    repo = table["repository"].rstrip("/")
+    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", repo):
+        raise BuildError(f"[tool.course] repository must be https://github.com/OWNER/NAME, not {repo!r}")
+    return {"repository": repo, "ref": table["ref"].format(version=__version__), "version": __version__}
+
+
+# ---------------------------------------------------------------- cell transformations
+def _source(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _lines(text: str) -> list[str]:
+    """nbformat's on-disk form of a source: lines keeping their newlines."""
+    return text.splitlines(keepends=True)
+
+
+def strip_solutions(code: str, where: str = "cell") -> str:
+    """Replace every BEGIN/END SOLUTION region of ``code`` by a placeholder at the marker's indentation.
+
+    Raises:
+        BuildError: markers are unbalanced, nested, or not alone on their line.
+    """
+    out, indent, line_no = [], None, 0
+    for line_no, line in enumerate(code.splitlines(keepends=True), 1):
+        stripped = line.strip()
+        if BEGIN in line or END in line:
+            if stripped not in (BEGIN, END):
+                raise BuildError(f"{where}, line {line_no}: put '{BEGIN}' / '{END}' alone on their line")
+            if stripped == BEGIN:
+                if indent is not None:
+                    raise BuildError(f"{where}, line {line_no}: '{BEGIN}' inside another solution block")
+                indent = line[: len(line) - len(line.lstrip())]
+                out.append(f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError\n")
+            else:
+                if indent is None:
+                    raise BuildError(f"{where}, line {line_no}: '{END}' without a '{BEGIN}' before it")
+                indent = None
+            continue
+        if indent is None:
+            out.append(line)
+    if indent is not None:
+        raise BuildError(f"{where}: '{BEGIN}' is never closed by '{END}'")
+    return "".join(out)
+
+
+def badge_cell(name: str, folder: str, cfg: dict) -> dict:
+    owner_repo = cfg["repository"].removeprefix("https://github.com/")
+    url = f"https://colab.research.google.com/github/{owner_repo}/blob/{cfg['ref']}/{folder}/{name}"
+    return {
+        "cell_type": "markdown",
+        "metadata": {"tags": [BADGE_TAG]},
+        "source": _lines(f'<a href="{url}" target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" '
+                         f'alt="Open In Colab"/></a>'),
+    }
+
+
+def setup_cell(cfg: dict) -> dict:
+    spec = f"course_utils @ git+{cfg['repository']}@{cfg['ref']}"
+    code = f'''# Set-up: in Google Colab this installs the course package (a minute); anywhere else it does nothing
+# but check the version. Stamped by `python -m course_utils.build` from pyproject.toml: do not edit.
+import sys, subprocess
+COURSE_VERSION = "{cfg['version']}"
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{spec}"], check=True)
+import course_utils
+course_utils.check_version(COURSE_VERSION)'''
+    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": [SETUP_TAG]}, "outputs": [],
+            "source": _lines(code)}
+
+
+def _tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def stamp_header(nb: dict, name: str, folder: str, cfg: dict) -> dict:
+    """Return ``nb`` with fresh badge and set-up cells at the top (outputs of the set-up cell kept)."""
+    nb = copy.deepcopy(nb)
+    old = {t: c for c in nb["cells"] for t in _tags(c) if t in (BADGE_TAG, SETUP_TAG)}
+    rest = [c for c in nb["cells"] if not set(_tags(c)) & {BADGE_TAG, SETUP_TAG}]
+    setup = setup_cell(cfg)
+    if SETUP_TAG in old and _source(old[SETUP_TAG]) == _source(setup):
+        setup = old[SETUP_TAG]  # unchanged: keep its stored output and execution count
+    badge = badge_cell(name, folder, cfg)
+    badge["id"], setup["id"] = BADGE_TAG, SETUP_TAG  # stable ids: a rebuild changes nothing
+    nb["cells"] = [badge, setup] + rest
+    return nb
+
+
+def student_version(solution: dict, name: str, cfg: dict) -> dict:
+    """The student notebook made from a solution notebook (see the module docstring)."""
+    nb = stamp_header(solution, name, "notebooks", cfg)
+    cells = []
+    for i, cell in enumerate(nb["cells"]):
+        tags = _tags(cell)
+        if INSTRUCTOR_TAG in tags:
+            continue
+        cell = copy.deepcopy(cell)
+        src = _source(cell)
+        if cell["cell_type"] == "code":
+            code = strip_solutions(src, f"{name}, cell {i}")
+            cell["source"] = _lines(NBVAL_MARKER.sub("", code))  # testing markers mean nothing to students
+            cell["outputs"], cell["execution_count"] = [], None
+        elif SOLUTION_TAG in tags:
+            cell["source"] = _lines(ANSWER_PROMPT)
+            cell["metadata"]["tags"] = [t for t in tags if t != SOLUTION_TAG]
+        elif BEGIN in src:
+            raise BuildError(f"{name}, cell {i}: solution markers in a markdown cell; tag the cell 'solution' instead")
+        meta = cell.get("metadata", {})
+        for key in ("execution", "collapsed", "scrolled"):
+            meta.pop(key, None)
+        cells.append(cell)
+    nb["cells"] = cells
+    nb["metadata"] = {k: v for k, v in nb.get("metadata", {}).items() if k in ("kernelspec", "language_info")}
+    return nb
+
+
+def dumps(nb: dict) -> str:
+    """Serialise as nbformat does (1-space indent, sorted keys, UTF-8, final newline)."""
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- whole-course operations
+def planned_writes(root: Path = ROOT) -> dict[Path, str]:
+    """Every file the build would write, with its content."""
+    cfg = course_config(root)
+    writes = {}
+    solutions = sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    if not solutions:
+        raise BuildError(f"no solution notebooks (NN_name.ipynb) in {root / 'solutions'}")
+    for path in solutions:
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise BuildError(f"{path} is not valid notebook JSON: {e}") from None
+        writes[path] = dumps(stamp_header(nb, path.name, "solutions", cfg))
+        writes[root / "notebooks" / path.name] = dumps(student_version(nb, path.name, cfg))
+    return writes
+
+
+def stale(root: Path = ROOT) -> list[str]:
+    """What is out of date: files the build would change, and student notebooks with no solution."""
+    problems = []
+    writes = planned_writes(root)
+    for path, text in writes.items():
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            problems.append(f"{path.relative_to(root)} is stale")
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        if path not in writes:
+            problems.append(f"{path.relative_to(root)} has no solutions/{path.name}")
+    return problems
+
+
+def build(root: Path = ROOT) -> list[Path]:
+    """Write every changed file (atomically) and return the paths written."""
+    written = []
+    for path, text in planned_writes(root).items():
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        written.append(path)
+    return written
+
+
+def execute(pattern: str, root: Path = ROOT, timeout: int = 1800) -> list[Path]:
+    """Re-run the matching solution notebooks top to bottom on a fresh kernel at the CPU budget and
+    store their outputs, then rebuild. A notebook that fails is left untouched."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    build(root)  # stamp headers first, so the stored outputs come from the stamped cells
+    done = []
+    for path in sorted((root / "solutions").glob(f"*{pattern}*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        env = {"COURSE_BUDGET": "cpu", "COURSE_FAST": "0"}
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            print(f"executing {path.name} at the CPU budget ...", flush=True)
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        finally:
+            for k, v in old.items():
+                os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+        nb.metadata.pop("widgets", None)
+        tmp = path.with_name(path.name + ".tmp")
+        nbformat.write(nb, tmp)
+        os.replace(tmp, path)
+        done.append(path)
+    if not done:
+        raise BuildError(f"no solution notebook matches {pattern!r}")
+    build(root)
+    return done
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_utils.build", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if notebooks/ or headers are stale")
+    parser.add_argument("--execute", metavar="PATTERN", help="re-run matching solutions (e.g. 01) and store outputs")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            problems = stale()
+            for p in problems:
+                print("stale:", p)
+            if problems:
+                print("Run `python -m course_utils.build` and commit the result.")
+                return 1
+            print("notebooks are up to date")
+            return 0
+        if args.execute:
+            for p in execute(args.execute):
+                print("executed", p.relative_to(ROOT))
+            return 0
+        written = build()
+        for p in written:
+            print("wrote", p.relative_to(ROOT))
+        if not written:
+            print("nothing to do: notebooks are up to date")
+        return 0
+    except BuildError as e:
+        print("error:", e, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Self-checks for the exercises: each runs the student's function against PyTorch itself and prints
+clearly what is right or wrong (never a bare ``assert``): a ✅ line, a ❌ line with the first failing
+cases and a hint, or ⏳ when the exercise is not done yet. They return nothing, so a notebook cell
+shows only the message.
+"""
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["check_output_size", "check_conv_transpose"]
+
+
+def _report(name: str, failures: list[str], total: int, hint: str = "") -> None:
+    if not failures:
+        print(f"✅ {name}: correct on all {total} test cases.")
+        return
+    print(f"❌ {name}: wrong on {len(failures)} of {total} test cases. First ones:")
+    for f in failures[:3]:
+        print("   - " + f)
+    if hint:
+        print("   Hint: " + hint)
+
+
+def _not_done(name: str) -> None:
+    print(f"⏳ {name}: not implemented yet. Replace `raise NotImplementedError` with your code and run again.")
+
+
+def _torch_output_size(h_in, kernel_size, stride, padding, output_padding, dilation) -> int:
+    x = torch.zeros(1, 1, h_in, 1)
+    w = torch.zeros(1, 1, kernel_size, 1)
+    return F.conv_transpose2d(
+        x, w, stride=(stride, 1), padding=(padding, 0), output_padding=(output_padding, 0), dilation=(dilation, 1)
+    ).shape[2]
+
+
+def check_output_size(fn) -> None:
+    """Check ``fn(h_in, kernel_size, stride=1, padding=0, output_padding=0, dilation=1) -> int``,
+    the output height of ``nn.ConvTranspose2d``, against PyTorch on 700+ configurations."""
+    name = getattr(fn, "__name__", "your function")
+    failures, total = [], 0
+    for h, k, s, p, d in itertools.product(range(1, 8), range(1, 6), range(1, 4), range(0, 3), (1, 2)):
+        for op in range(0, max(s, d)):
+            try:
+                expected = _torch_output_size(h, k, s, p, op, d)
+            except RuntimeError:
+                continue  # PyTorch refuses configurations whose output would be empty
+            total += 1
+            args = dict(h_in=h, kernel_size=k, stride=s, padding=p, output_padding=op, dilation=d)
+            try:
+                got = fn(**args)
+            except NotImplementedError:
+                return _not_done(name)
+            except Exception as e:  # a student's bug: say which call broke
+                failures.append(f"{name}({', '.join(f'{a}={v}' for a, v in args.items())}) raised {type(e).__name__}: {e}")
+                continue
+            if got != expected:
+                failures.append(
+                    f"{', '.join(f'{a}={v}' for a, v in args.items())}: PyTorch gives {expected}, you return {got!r}"
+                )
+    return _report(
+        name, failures, total,
+        "each input pixel stamps a kernel of extent dilation*(kernel_size-1)+1, every `stride` pixels; "
+        "padding removes pixels on both sides, output_padding adds them on one side.",
+    )
+
+
+def check_conv_transpose(fn) -> None:
+    """Check ``fn(x, w, b, stride, padding=0)`` -> the transposed convolution of a 2-D image ``x`` (H, W)
+    with a 2-D kernel ``w`` (k, k) and a scalar bias ``b``, against ``F.conv_transpose2d``."""
+    name = getattr(fn, "__name__", "your function")
+    gen = torch.Generator().manual_seed(1234)
+    failures, total = [], 0
+    for (h, w_), k, s, p in itertools.product(((1, 1), (2, 3), (4, 4)), (1, 2, 3), (1, 2, 3), (0, 1)):
+        x = torch.randint(-3, 4, (h, w_), generator=gen).float()
+        w = torch.randint(-2, 3, (k, k), generator=gen).float()
+        b = float(torch.randint(-2, 3, (1,), generator=gen))
+        try:
+            expected = F.conv_transpose2d(x[None, None], w[None, None], torch.tensor([b]), stride=s, padding=p)[0, 0]
+        except RuntimeError:
+            continue  # empty output: not a valid configuration
+        total += 1
+        label = f"x of shape {tuple(x.shape)}, kernel {k}x{k}, stride={s}, padding={p}"
+        try:
+            got = fn(x.clone(), w.clone(), b, s, p)
+        except NotImplementedError:
+            return _not_done(name)
+        except Exception as e:
+            failures.append(f"{label}: raised {type(e).__name__}: {e}")
+            continue
+        got = torch.as_tensor(got, dtype=torch.float32)
+        if got.shape != expected.shape:
+            failures.append(f"{label}: output shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
+        elif not torch.allclose(got, expected, atol=1e-4):
+            failures.append(f"{label}: values differ by up to {float((got - expected).abs().max()):.3g}")
+    return _report(
+        name, failures, total,
+        "start from a zero output of the full size (no padding), add x[i, j] * w at rows i*stride.. and "
+        "columns j*stride.., add the bias everywhere, then crop `padding` pixels from each side.",
+    )

@@ -1,0 +1,202 @@
+"""Synthetic 'cells under clutter' images of the original course, vectorised in PyTorch.
+
+Every image is 1x64x64 (a batch is an (N, 1, 64, 64) float tensor), built from two ingredients:
+
+* **clean cells** (:func:`make_cells`): per image a Poisson(rate·64·64) number of discs (rate 0.002, so
+  8.2 discs on average), radius uniform in {5..10}, the whole disc inside the image, dome profile
+  ``0.39 - 0.36·d²/r²`` inside the disc times an amplitude U(0.6, 1); overlapping discs add.
+  Values lie in [0, ~1.2], background 0.
+* **clutter** (:func:`make_clutter`), two kinds, each with a Poisson(rate·64·64) count per image:
+  bars (long side 20..50, short side 2..10, horizontal or vertical, constant value U(0, 0.8)) and
+  speckled rectangles (sides 10..30, value U(0, 0.8) per rectangle times relu(N(0,1)) per pixel).
+  Clutter is never negative and adds to the image.
+
+The four generators of the original practicals are built from them (``n`` is the batch size):
+
+=====================  =================================================================
+``gen(n)``             (clean + clutter at rate 0.0003, clean): supervised denoising pairs
+``gen_noise2noise(n)`` (clean + clutter1, clean + clutter2), independent clutter at 0.0005
+``gen1_NES(n)``        clean + clutter at 0.0003 (noisy images only, for NES)
+``gen2_NES(n)``        clutter only at 0.0003 (noise samples, for NES)
+=====================  =================================================================
+
+Each takes ``generator=`` (a ``torch.Generator``, for reproducible streams) and ``device=``; with a
+generator the images are made on the generator's device. A batch of 64 takes a few milliseconds.
+Integer ranges above are inclusive, as ``random.randint`` in the original code.
+"""
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "IMAGE_SIZE", "CELL_RATE", "CLUTTER_RATE", "N2N_CLUTTER_RATE",
+    "make_cells", "make_clutter", "gen", "gen_noise2noise", "gen1_NES", "gen2_NES",
+]
+
+IMAGE_SIZE = 64
+CELL_RATE = 0.002  # discs per pixel: Poisson mean 0.002·64·64 ≈ 8.2 per image
+CLUTTER_RATE = 0.0003  # bars (and, separately, speckled rectangles) per pixel, in gen / NES
+N2N_CLUTTER_RATE = 0.0005  # the same for each of the two noisy copies of gen_noise2noise
+
+RADIUS = (5, 10)
+BAR_LONG, BAR_SHORT = (20, 50), (2, 10)
+SPECKLE_SIDE = (10, 30)
+CLUTTER_MAX = 0.8
+
+
+def _device(generator: torch.Generator | None, device) -> torch.device:
+    if generator is not None:
+        if device is not None and torch.device(device) != generator.device:
+            raise ValueError(
+                f"generator is on {generator.device} but device={device!s} was asked for; "
+                "make the generator on that device: make_generator(seed, device)"
+            )
+        return generator.device
+    return torch.device(device) if device is not None else torch.device("cpu")
+
+
+class _Draw:
+    """Random draws on one device from one generator (or the global RNG)."""
+
+    def __init__(self, generator, device):
+        self.g = generator
+        self.device = _device(generator, device)
+
+    def uniform(self, shape, low=0.0, high=1.0):
+        return low + (high - low) * torch.rand(shape, generator=self.g, device=self.device)
+
+    def randint(self, low: int, high: int, shape):
+        """Integers in [low, high], both ends included."""
+        return (low + (self.uniform(shape) * (high - low + 1)).floor().long()).clamp_(low, high)
+
+    def counts(self, n, rate, size):
+        """Per image, a Poisson(rate·size²) number of objects; returns the image index of each object."""
+        lam = torch.full((n,), rate * size * size, device=self.device)
+        counts = torch.poisson(lam, generator=self.g).long()
+        return torch.repeat_interleave(torch.arange(n, device=self.device), counts)
+
+
+def _check_n(n: int, size: int) -> None:
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"n is the number of images and must be an integer >= 0, not {n!r}")
+    if size < 2 * RADIUS[1] + 1 or size < BAR_LONG[1]:
+        raise ValueError(f"size must be at least {BAR_LONG[1]} pixels, not {size}")
+
+
+def _stamp(out: torch.Tensor, base, pattern, values) -> None:
+    """Add small patches into ``out`` (n, size, size) in place, with one ``index_add_``.
+
+    Patch j is anchored at flat pixel ``base[j]`` (image·size² + row·size + col); ``pattern`` (.., A, B)
+    holds each patch pixel's flat offset from there and ``values`` (t, A, B) what it adds. Patch pixels
+    outside the shape carry value 0, so where they land does not matter: their index is only clamped
+    into the buffer, which saves masking the indices.
+    """
+    flat = (base.view(-1, 1, 1) + pattern).clamp_(0, out.numel() - 1)
+    out.view(-1).index_add_(0, flat.view(-1), values.reshape(-1))
+
+
+_DISC_TABLES: dict = {}
+
+
+def _disc_table(size: int, device: torch.device):
+    """Templates of the discs: for each radius r in RADIUS a (2R-1)² patch of the dome profile
+    0.39 - 0.36·d²/r² (0 outside the disc), and each patch pixel's flat offset dy·size + dx."""
+    key = (size, str(device))
+    if key not in _DISC_TABLES:
+        o = torch.arange(1 - RADIUS[1], RADIUS[1])  # |offset| < R holds every disc of radius <= R
+        dy, dx = torch.meshgrid(o, o, indexing="ij")
+        d2 = (dy**2 + dx**2).flatten().float()
+        r2 = torch.arange(RADIUS[0], RADIUS[1] + 1).float().view(-1, 1) ** 2
+        profile = (0.39 - 0.36 * d2 / r2) * (d2 < r2)  # (radii, patch)
+        _DISC_TABLES[key] = (profile.to(device), (dy * size + dx).flatten().to(device))
+    return _DISC_TABLES[key]
+
+
+def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None) -> torch.Tensor:
+    """Clean 'cells': (n, 1, size, size) float images of dome-shaped discs (see module docstring)."""
+    _check_n(n, size)
+    d = _Draw(generator, device)
+    img = d.counts(n, rate, size)
+    t = img.numel()
+    r = d.randint(RADIUS[0], RADIUS[1], (t,))
+    cy = r + (d.uniform((t,)) * (size - 2 * r + 1)).floor().long()  # centre in [r, size - r]
+    cx = r + (d.uniform((t,)) * (size - 2 * r + 1)).floor().long()
+    amp = d.uniform((t,), 0.6, 1.0)
+    profile, offsets = _disc_table(size, d.device)
+    out = torch.zeros(n, size, size, device=d.device)
+    _stamp(out, (img * size + cy) * size + cx, offsets, profile.index_select(0, r - RADIUS[0]).mul_(amp.view(-1, 1)))
+    return out.unsqueeze(1)
+
+
+def _place(d: _Draw, heights, widths, size):
+    """Top-left corners (t,) of boxes placed uniformly with the whole box inside the image."""
+    top = (d.uniform(heights.shape) * (size - heights + 1)).floor().long()
+    left = (d.uniform(widths.shape) * (size - widths + 1)).floor().long()
+    return top, left
+
+
+def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None) -> torch.Tensor:
+    """Clutter only: (n, 1, size, size) images of bars and speckled rectangles (>= 0)."""
+    _check_n(n, size)
+    d = _Draw(generator, device)
+    out = torch.zeros(n, size, size, device=d.device)
+    # bars: (long x short) patches of constant value, the long side vertical or horizontal
+    img = d.counts(n, rate, size)
+    t = img.numel()
+    long_ = d.randint(BAR_LONG[0], BAR_LONG[1], (t,))
+    short = d.randint(BAR_SHORT[0], BAR_SHORT[1], (t,))
+    vertical = d.uniform((t,)) < 0.5
+    value = d.uniform((t,), 0.0, CLUTTER_MAX)
+    top, left = _place(d, torch.where(vertical, long_, short), torch.where(vertical, short, long_), size)
+    a = torch.arange(BAR_LONG[1], device=d.device).view(1, -1, 1)  # along the long side
+    b = torch.arange(BAR_SHORT[1], device=d.device).view(1, 1, -1)  # along the short side
+    along = (a < long_.view(-1, 1, 1)) * value.view(-1, 1, 1)  # (t, L, 1)
+    across = (b < short.view(-1, 1, 1)).float()  # (t, 1, S)
+    pattern = torch.where(vertical.view(-1, 1, 1), a * size + b, b * size + a)
+    _stamp(out, (img * size + top) * size + left, pattern, along * across)
+    # speckled rectangles: value per rectangle times relu(N(0,1)) per pixel, stamped row by row
+    # (each rectangle is `height` rows of 30 pixels, the first `width` of them real)
+    img = d.counts(n, rate, size)
+    t = img.numel()
+    heights = d.randint(SPECKLE_SIDE[0], SPECKLE_SIDE[1], (t,))
+    widths = d.randint(SPECKLE_SIDE[0], SPECKLE_SIDE[1], (t,))
+    value = d.uniform((t,), 0.0, CLUTTER_MAX)
+    top, left = _place(d, heights, widths, size)
+    rect = torch.repeat_interleave(torch.arange(t, device=d.device), heights)  # the rectangle of each row
+    row = torch.arange(rect.numel(), device=d.device) - (heights.cumsum(0) - heights).index_select(0, rect)
+    row_base = ((img * size + top) * size + left).index_select(0, rect) + row * size
+    a = torch.arange(SPECKLE_SIDE[1], device=d.device)
+    mask = (a < widths.index_select(0, rect).view(-1, 1)) * value.index_select(0, rect).view(-1, 1)
+    values = torch.randn(mask.shape, generator=d.g, device=d.device).clamp_min_(0).mul_(mask)
+    _stamp(out, row_base, a.view(1, -1), values.unsqueeze(1))
+    return out.unsqueeze(1)
+
+
+def gen(n: int, *, generator=None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Supervised pairs ``(noisy, clean)``, each (n, 1, 64, 64): clean cells plus clutter at 0.0003."""
+    clean = make_cells(n, generator=generator, device=device)
+    return clean + make_clutter(n, CLUTTER_RATE, generator=generator, device=device), clean
+
+
+def gen_noise2noise(n: int, *, generator=None, device=None, return_clean: bool = False):
+    """Noise2noise pairs ``(clean + clutter1, clean + clutter2)``, each (n, 1, 64, 64).
+
+    The two clutters are independent, at rate 0.0005 each (Lehtinen et al. 2018, "Noise2Noise:
+    Learning Image Restoration without Clean Data", ICML). With ``return_clean=True`` the clean
+    images come third, for evaluation only: a noise2noise model never trains on them.
+    """
+    clean = make_cells(n, generator=generator, device=device)
+    clutter = make_clutter(2 * n, N2N_CLUTTER_RATE, generator=generator, device=device)  # two independent halves
+    noisy1, noisy2 = clean + clutter[:n], clean + clutter[n:]
+    return (noisy1, noisy2, clean) if return_clean else (noisy1, noisy2)
+
+
+def gen1_NES(n: int, *, generator=None, device=None) -> torch.Tensor:
+    """Noisy images only, (n, 1, 64, 64): clean cells plus clutter at 0.0003 (Neural Egg Separation,
+    Halperin, Ephrat and Hoshen 2018: the mixtures)."""
+    return make_cells(n, generator=generator, device=device) + make_clutter(n, CLUTTER_RATE, generator=generator, device=device)
+
+
+def gen2_NES(n: int, *, generator=None, device=None) -> torch.Tensor:
+    """Noise samples only, (n, 1, 64, 64): clutter at 0.0003, no cells (NES: the known noise source)."""
+    return make_clutter(n, CLUTTER_RATE, generator=generator, device=device)

@@ -1,0 +1,122 @@
+"""One small training loop, used by every notebook of the course."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from .device import get_device
+
+__all__ = ["fit", "History"]
+
+
+@dataclass
+class History:
+    """What :func:`fit` measured: ``loss`` per step, and ``val`` as (step, value) pairs."""
+
+    loss: list[float] = field(default_factory=list)
+    val: list[tuple[int, float]] = field(default_factory=list)
+
+    def smoothed(self, window: int = 20) -> list[float]:
+        """Running mean of the training loss over ``window`` steps (for readable loss curves)."""
+        out, acc = [], 0.0
+        for i, v in enumerate(self.loss):
+            acc += v - (self.loss[i - window] if i >= window else 0.0)
+            out.append(acc / min(i + 1, window))
+        return out
+
+
+def _batches(source) -> Callable[[], Iterable]:
+    """An endless iterator of batches from a zero-argument function or a (re-iterable) loader."""
+    if callable(source) and not hasattr(source, "__iter__"):
+        return iter(source, object())  # call source() forever
+    if hasattr(source, "__iter__"):
+        return itertools.chain.from_iterable(itertools.repeat(source))  # epoch after epoch
+    raise TypeError(
+        "batches must be a function returning (inputs, targets), e.g. lambda: gen(64), "
+        f"or a DataLoader; got {type(source).__name__}"
+    )
+
+
+def fit(
+    model: nn.Module,
+    batches,
+    loss_fn: Callable,
+    optimizer: torch.optim.Optimizer,
+    *,
+    steps: int | None = None,
+    epochs: int | None = None,
+    device=None,
+    val_fn: Callable[[nn.Module], float] | None = None,
+    val_every: int | None = None,
+    scheduler=None,
+    progress: bool = True,
+    desc: str = "training",
+) -> History:
+    """Train ``model`` and return its :class:`History`.
+
+    Args:
+        batches: a zero-argument function giving ``(inputs, targets)`` (e.g. ``lambda: gen(64)``) or a
+            DataLoader of such pairs, used epoch after epoch.
+        loss_fn: ``loss_fn(model(inputs), targets)`` -> scalar tensor.
+        steps: number of optimizer steps; or ``epochs``: passes over a DataLoader (needs ``len``).
+            Take them from the budget: ``steps=by_budget(full=4000, cpu=300, fast=3)``.
+        device: where to train (default: :func:`get_device`); batches are moved there.
+        val_fn: called as ``val_fn(model)`` in eval mode without gradients every ``val_every`` steps
+            (default: at the end, and once per epoch with ``epochs``); returns a float.
+        scheduler: a learning-rate scheduler stepped after every optimizer step.
+        progress: show a ``tqdm.auto`` bar with the running loss.
+
+    The model is left in eval mode. Only floats are kept between steps (no autograd graph survives),
+    so memory does not grow with the number of steps.
+    """
+    if (steps is None) == (epochs is None):
+        raise ValueError("give exactly one of steps= or epochs=")
+    if epochs is not None:
+        if not hasattr(batches, "__len__"):
+            raise ValueError("epochs= needs a DataLoader (something with len()); with a generator function use steps=")
+        per_epoch = len(batches)
+        steps = epochs * per_epoch
+        val_every = val_every or per_epoch
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, not {steps}")
+    device = torch.device(device) if device is not None else get_device()
+    model.to(device)
+    history = History()
+    stream = _batches(batches)
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
+    running = None
+    for step in bar:
+        model.train()
+        try:
+            inputs, targets = next(stream)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"each batch must be a pair (inputs, targets): {e}") from None
+        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        value = loss.item()
+        history.loss.append(value)
+        running = value if running is None else 0.9 * running + 0.1 * value
+        if progress and (step % 10 == 0 or step == steps - 1):
+            bar.set_postfix(loss=f"{running:.4g}")
+        if val_fn is not None and (val_every and (step + 1) % val_every == 0 or step == steps - 1):
+            if not history.val or history.val[-1][0] != step + 1:
+                history.val.append((step + 1, _validate(model, val_fn)))
+    bar.close()
+    model.eval()
+    return history
+
+
+def _validate(model: nn.Module, val_fn) -> float:
+    model.eval()
+    with torch.no_grad():
+        return float(val_fn(model))

@@ -1,0 +1,187 @@
+"""The single-source build: solution markers, tags, outputs, stamped headers, staleness."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import course_utils
+from course_utils import build as B
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_strip_keeps_indentation_of_each_block():
+    code = (
+        "class Net:\n"
+        "    def forward(self, x):\n"
+        "        for i in range(3):\n"
+        "            ### BEGIN SOLUTION\n"
+        "            x = x + i\n"
+        "            if x > 2:\n"
+        "                x = 0\n"
+        "            ### END SOLUTION\n"
+        "        return x\n"
+        "\n"
+        "def f():\n"
+        "    ### BEGIN SOLUTION\n"
+        "    return 1\n"
+        "    ### END SOLUTION\n"
+    )
+    assert B.strip_solutions(code) == (
+        "class Net:\n"
+        "    def forward(self, x):\n"
+        "        for i in range(3):\n"
+        "            # YOUR CODE HERE\n"
+        "            raise NotImplementedError\n"
+        "        return x\n"
+        "\n"
+        "def f():\n"
+        "    # YOUR CODE HERE\n"
+        "    raise NotImplementedError\n"
+    )
+
+
+def test_stripped_code_still_compiles():
+    code = "def g(a):\n    b = a\n    ### BEGIN SOLUTION\n    b = 2 * a\n    ### END SOLUTION\n    return b\n"
+    stripped = B.strip_solutions(code)
+    compile(stripped, "<student>", "exec")
+    ns = {}
+    exec(stripped, ns)
+    with pytest.raises(NotImplementedError):
+        ns["g"](1)
+    assert B.strip_solutions("x = 1\n") == "x = 1\n"  # cells without markers are untouched
+
+
+@pytest.mark.parametrize("code, message", [
+    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+    ("x = 1\n### END SOLUTION\n", "without a"),
+    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "inside another"),
+    ("x = 1  ### BEGIN SOLUTION\n### END SOLUTION\n", "alone on their line"),
+])
+def test_marker_errors_name_the_place(code, message):
+    with pytest.raises(B.BuildError, match=message):
+        B.strip_solutions(code, "nb.ipynb, cell 3")
+
+
+def notebook(*cells):
+    return {"cells": list(cells), "metadata": {"kernelspec": {"name": "python3"}, "widgets": {"x": 1}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def cell(kind, src, tags=(), outputs=None):
+    c = {"cell_type": kind, "id": src[:8].replace(" ", "-") or "empty", "metadata": {"tags": list(tags)}, "source": src}
+    if kind == "code":
+        c.update(execution_count=3, outputs=outputs or [{"output_type": "stream", "name": "stdout", "text": "hi"}])
+    return c
+
+
+CFG = {"repository": "https://github.com/me/course", "ref": "v9.9", "version": "9.9"}
+
+
+def test_student_version_rules():
+    sol = notebook(
+        cell("markdown", "# Title"),
+        cell("code", "a = 1\n### BEGIN SOLUTION\nb = 2\n### END SOLUTION\n"),
+        cell("markdown", "The answer is 42.", tags=["solution"]),
+        cell("markdown", "Grading notes", tags=["instructor"]),
+        cell("code", "# NBVAL_CHECK_OUTPUT\nprint(a)"),
+    )
+    st = B.student_version(sol, "07_x.ipynb", CFG)
+    srcs = ["".join(c["source"]) for c in st["cells"]]
+    assert st["cells"][0]["metadata"]["tags"] == ["course-badge"]
+    assert "colab.research.google.com/github/me/course/blob/v9.9/notebooks/07_x.ipynb" in srcs[0]
+    assert 'git+https://github.com/me/course@v9.9' in srcs[1] and 'COURSE_VERSION = "9.9"' in srcs[1]
+    assert srcs[2:] == ["# Title", "a = 1\n# YOUR CODE HERE\nraise NotImplementedError\n", B.ANSWER_PROMPT, "print(a)"]
+    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in st["cells"])
+    assert st["cells"][4]["metadata"]["tags"] == []  # the answer prompt is no longer a 'solution' cell
+    assert "widgets" not in st["metadata"] and st["metadata"]["kernelspec"] == {"name": "python3"}
+    assert sol["cells"][1]["outputs"]  # the solution itself is not modified
+
+
+def test_header_is_stamped_once_and_keeps_setup_outputs():
+    sol = notebook(cell("markdown", "# T"), cell("code", "x = 1"))
+    once = B.stamp_header(sol, "01_t.ipynb", "solutions", CFG)
+    once["cells"][1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "banner"}]
+    twice = B.stamp_header(once, "01_t.ipynb", "solutions", CFG)
+    assert B.dumps(once) == B.dumps(twice)  # idempotent, outputs kept
+    assert "/blob/v9.9/solutions/01_t.ipynb" in "".join(twice["cells"][0]["source"])
+    new_cfg = dict(CFG, ref="v10", version="10")
+    restamped = B.stamp_header(once, "01_t.ipynb", "solutions", new_cfg)
+    assert restamped["cells"][1]["outputs"] == [] and len(restamped["cells"]) == 4
+
+
+def test_setup_cell_is_a_no_op_outside_colab_and_installs_in_colab(monkeypatch, capsys):
+    cfg = B.course_config()
+    src = "".join(B.setup_cell(cfg)["source"])
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a[0]))
+    exec(src, {})
+    assert calls == [] and "course_utils" in capsys.readouterr().out
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    exec(src, {})
+    assert calls[0][-1] == f"course_utils @ git+{cfg['repository']}@{cfg['ref']}"
+    assert cfg["ref"] == f"v{course_utils.__version__}"
+
+
+def test_markdown_with_markers_must_be_tagged():
+    sol = notebook(cell("markdown", "### BEGIN SOLUTION\nsecret\n### END SOLUTION"))
+    with pytest.raises(B.BuildError, match="tag the cell 'solution'"):
+        B.student_version(sol, "01_a.ipynb", CFG)
+
+
+def copy_course(tmp_path):
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", root)
+    shutil.copytree(ROOT / "solutions", root / "solutions")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    return root
+
+
+def test_repository_notebooks_are_up_to_date():
+    assert B.stale(ROOT) == [], "run `python -m course_utils.build` and commit notebooks/"
+
+
+def test_check_detects_stale_and_orphan_notebooks(tmp_path):
+    root = copy_course(tmp_path)
+    assert B.stale(root) == []
+    sol = next((root / "solutions").glob("*.ipynb"))
+    nb = json.loads(sol.read_text())
+    nb["cells"].append(cell("code", "### BEGIN SOLUTION\nz = 3\n### END SOLUTION\n"))
+    sol.write_text(B.dumps(nb))
+    (root / "notebooks" / "99_old.ipynb").write_text("{}")
+    problems = B.stale(root)
+    assert any(f"notebooks/{sol.name} is stale" in p for p in problems)
+    assert any("99_old.ipynb has no solutions/99_old.ipynb" in p for p in problems)
+    written = B.build(root)
+    assert root / "notebooks" / sol.name in written
+    assert B.build(root) == []  # second build: nothing to do
+    student = json.loads((root / "notebooks" / sol.name).read_text())
+    assert "".join(student["cells"][-1]["source"]) == "# YOUR CODE HERE\nraise NotImplementedError\n"
+
+
+def test_command_line_check_exit_codes(tmp_path):
+    env_py = sys.executable
+    ok = subprocess.run([env_py, "-m", "course_utils.build", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_invalid_repository_setting(tmp_path):
+    root = copy_course(tmp_path)
+    text = (root / "pyproject.toml").read_text().replace("https://github.com/", "http://example.org/")
+    (root / "pyproject.toml").write_text(text)
+    with pytest.raises(B.BuildError, match="repository must be"):
+        B.course_config(root)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.name)
+def test_solutions_were_run_top_to_bottom(path):
+    nb = json.loads(path.read_text())
+    counts = [c["execution_count"] for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert None not in counts, "store outputs: python -m course_utils.build --execute " + path.name[:2]
+    assert counts == list(range(1, len(counts) + 1)), "re-run on a fresh kernel, top to bottom"
+    assert not any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))

@@ -1,0 +1,40 @@
+"""MSE, MAE, PSNR on known values."""
+import math
+
+import pytest
+import torch
+
+from course_utils import mae, mse, psnr
+
+
+def test_known_values():
+    x = torch.zeros(2, 1, 4, 4)
+    y = torch.full((2, 1, 4, 4), 0.1)
+    assert mse(x, y).item() == pytest.approx(0.01)
+    assert mae(x, y).item() == pytest.approx(0.1)
+    assert psnr(x, y, data_range=1.0).item() == pytest.approx(20.0, abs=1e-4)
+    assert psnr(x * 255, y * 255, data_range=255.0).item() == pytest.approx(20.0, abs=1e-4)
+    # a wrong data range shifts PSNR by 20*log10(ratio)
+    assert psnr(x, y, data_range=2.0).item() == pytest.approx(20 + 20 * math.log10(2), abs=1e-4)
+
+
+def test_per_image_then_mean():
+    x = torch.zeros(2, 1, 2, 2)
+    y = torch.stack([torch.full((1, 2, 2), 0.1), torch.full((1, 2, 2), 0.01)])
+    per = psnr(x, y, data_range=1.0, reduction="none")
+    assert per.tolist() == pytest.approx([20.0, 40.0], abs=1e-4)
+    assert psnr(x, y, data_range=1.0).item() == pytest.approx(30.0, abs=1e-4)  # mean of the PSNRs
+    assert mse(x, y, reduction="none").shape == (2,)
+
+
+def test_perfect_match_is_infinite_and_errors():
+    x = torch.rand(1, 1, 3, 3)
+    assert math.isinf(psnr(x, x, data_range=1.0).item())
+    with pytest.raises(ValueError, match="shapes differ"):
+        mse(x, torch.rand(1, 1, 3, 4))
+    with pytest.raises(ValueError, match="data_range"):
+        psnr(x, x, data_range=0)
+    with pytest.raises(TypeError):
+        psnr(x, x)  # data_range has no default on purpose
+    with pytest.raises(ValueError, match="reduction"):
+        mae(x, x, reduction="sum")

@@ -1,0 +1,60 @@
+"""voir_batch2D and friends: tiling geometry, colour scale, ppmatrix text, comparison figures."""
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+import course_utils as cu
+from course_utils import ppmatrix, show_side_by_side, tile_batch, voir_batch2D
+
+
+def test_tile_geometry_and_partial_last_row():
+    batch = torch.arange(10.0).view(10, 1, 1, 1).expand(10, 2, 3, 4)
+    t = tile_batch(batch, nx=4, k=1, fill=-1)
+    assert t.shape == (3 * 3 + 2 * 5, 4 * 4 + 3 * 5)  # 3 rows of 4, separators of 5 px
+    assert t[0, 0] == 0 and t[0, 9] == 1 and t[8, 0] == 4  # image i at row i // 4, column i % 4
+    assert t[3, 0] == -1 and t[0, 4] == -1  # separators
+    assert (t[16:, 18:] == -1).all()  # the missing 11th and 12th tiles are filled
+
+
+def test_voir_batch2d_scale_and_separators():
+    fig = plt.figure()
+    im = voir_batch2D(torch.rand(6, 1, 8, 8), 3, fig, k=0, min_scale=-1, max_scale=3)
+    assert im.get_clim() == (-1, 3)
+    data = im.get_array()
+    assert data.shape == (2 * 8 + 5, 3 * 8 + 2 * 5)
+    assert data[8, 0] == 1.0  # separators at mid-scale
+    assert len(fig.axes) == 2  # image + colour bar
+
+
+def test_voir_batch2d_accepts_gpu_like_and_grad_tensors():
+    x = torch.rand(2, 1, 4, 4, requires_grad=True)
+    cu.show_batch2d(x * 2, nx=2)  # no .detach() needed from the student
+
+
+def test_bad_batches():
+    with pytest.raises(ValueError, match="channel k=2"):
+        tile_batch(torch.rand(2, 2, 4, 4), 2, k=2)
+    with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
+        tile_batch(torch.rand(4, 4), 2)
+
+
+def test_ppmatrix_prints_fancy_grid_with_3_decimals(capsys):
+    ppmatrix(torch.tensor([[1.0, 2.5], [3.0, -4.0]]).view(1, 1, 2, 2), "M =")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "M ="
+    assert out[1].startswith("╒") and "│ 1.000 │  2.500 │" in out[2] and "-4.000" in out[4]
+    ppmatrix(np.array([1.0, 2.0]))  # a vector prints as one row
+    assert capsys.readouterr().out.count("│") == 3
+    with pytest.raises(ValueError, match="2-D"):
+        ppmatrix(torch.rand(2, 2, 2))
+
+
+def test_side_by_side_layout():
+    x = torch.rand(5, 1, 8, 8)
+    fig = show_side_by_side([x, x, x[:, 0]], ["input", "target", "output"], n=3)
+    axes = fig.axes
+    assert len(axes) == 9 and [a.get_title() for a in axes[:3]] == ["input", "target", "output"]
+    assert all(a.get_title() == "" for a in axes[3:])
+    with pytest.raises(ValueError, match="titles"):
+        show_side_by_side([x, x], ["only one"])

@@ -1,0 +1,37 @@
+"""Every student notebook runs without error up to its first exercise, which raises NotImplementedError."""
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDENT = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_every_solution_has_a_student_version():
+    assert STUDENT and {p.name for p in STUDENT} == {p.name for p in (ROOT / "solutions").glob("*.ipynb")}
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.name)
+def test_runs_up_to_first_exercise(path, monkeypatch):
+    nb = nbformat.read(path, as_version=4)
+    for c in nb.cells:
+        assert not c.get("outputs"), "student notebooks carry no outputs"
+        assert "BEGIN SOLUTION" not in c.source and "END SOLUTION" not in c.source
+    first = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "raise NotImplementedError" in c.source)
+    check = next((i for i in range(first + 1, len(nb.cells)) if nb.cells[i].cell_type == "code"), first)
+    nb.cells = nb.cells[: check + 1]  # everything before the first exercise, the exercise, and its check
+    monkeypatch.setenv("COURSE_FAST", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    for i, c in enumerate(nb.cells):
+        for o in c.get("outputs", []):
+            if o.output_type == "error":
+                assert i >= first and o.ename == "NotImplementedError", f"cell {i} failed: {o.ename}: {o.evalue}"
+    told = "".join(o.get("text", "") for o in nb.cells[check].get("outputs", []))
+    raised = any(o.output_type == "error" for o in nb.cells[check].get("outputs", []))
+    assert raised or "not implemented yet" in told, "the exercise's check should say it is not done yet"

@@ -1,0 +1,166 @@
+"""The generators of the original course: shapes, statistics, independence, reproducibility."""
+import math
+
+import pytest
+import torch
+
+import course_utils as cu
+from course_utils import synthetic as S
+
+N = 2000  # images per statistical test: standard errors of a few percent
+
+
+def test_shapes_dtypes_and_ranges(g):
+    noisy, clean = cu.gen(16, generator=g)
+    n1, n2 = cu.gen_noise2noise(16, generator=g)
+    for t in (noisy, clean, n1, n2, cu.gen1_NES(16, generator=g), cu.gen2_NES(16, generator=g)):
+        assert t.shape == (16, 1, 64, 64) and t.dtype == torch.float32
+        assert t.min() >= 0
+    assert clean.max() <= 0.39 * 4  # never more than a few discs stacked
+    assert (noisy >= clean).all()  # clutter only adds
+
+
+def test_zero_images_and_bad_n():
+    assert cu.gen1_NES(0).shape == (0, 1, 64, 64)
+    with pytest.raises(ValueError, match="number of images"):
+        cu.gen(-1)
+    with pytest.raises(ValueError, match="number of images"):
+        cu.gen(2.5)
+
+
+def test_disc_count_is_poisson_8_2(g):
+    """Count isolated discs through their peaks: use the rendering of single discs instead."""
+    lam = S.CELL_RATE * 64 * 64
+    counts = torch.poisson(torch.full((N,), lam), generator=g)  # what _Draw.counts draws
+    img = S._Draw(torch.Generator().manual_seed(5), None).counts(N, S.CELL_RATE, 64)
+    per_image = torch.bincount(img, minlength=N).float()
+    assert abs(per_image.mean().item() - lam) < 4 * math.sqrt(lam / N)
+    assert abs(per_image.var().item() - lam) < 0.1 * lam  # Poisson: variance = mean
+    assert abs(counts.mean().item() - per_image.mean().item()) < 0.3
+
+
+def _disc_areas():
+    """Pixels with d² < r² around an integer centre, for each radius 5..10."""
+    o = torch.arange(-10, 11)
+    d2 = o[:, None] ** 2 + o[None, :] ** 2
+    return {int((d2 < r * r).sum()): r for r in range(5, 11)}
+
+
+def _single_discs(imgs):
+    """(radius, peak) of the images holding exactly one disc: area of one radius, centred on the peak."""
+    areas, found = _disc_areas(), []
+    for im in imgs:
+        support = im > 0
+        area = int(support.sum())
+        if area not in areas:
+            continue
+        ys, xs = torch.nonzero(support, as_tuple=True)
+        peak = int(torch.argmax(im))
+        cy, cx = divmod(peak, im.shape[1])
+        if ys.float().mean() == cy and xs.float().mean() == cx:
+            found.append((areas[area], im.max().item(), cy, cx))
+    return found
+
+
+def test_single_disc_profile_radius_and_position():
+    """At a rate of ~0.7 disc per image, single discs show the generator's exact distributions."""
+    g = torch.Generator().manual_seed(1)
+    imgs = cu.make_cells(3000, rate=0.7 / 4096, generator=g)[:, 0]
+    discs = _single_discs(imgs)
+    assert len(discs) > 900
+    radii = torch.tensor([d[0] for d in discs])
+    freq = torch.bincount(radii, minlength=11)[5:].float() / len(discs)
+    assert (freq > 0.12).all() and (freq < 0.21).all(), freq  # radius uniform on 5..10
+    peaks = torch.tensor([d[1] for d in discs])
+    assert peaks.min() >= 0.39 * 0.6 - 1e-6 and peaks.max() <= 0.39 + 1e-6  # 0.39 * U(0.6, 1)
+    assert abs(peaks.mean().item() - 0.39 * 0.8) < 0.01
+    for r, _, cy, cx in discs:  # the whole disc inside the image
+        assert r <= cy <= 64 - r and r <= cx <= 64 - r
+
+
+def test_dome_profile_values():
+    """Inside a single disc the value is amp * (0.39 - 0.36 d²/r²)."""
+    g = torch.Generator().manual_seed(2)
+    imgs = cu.make_cells(300, rate=0.5 / 4096, generator=g)[:, 0]
+    r, peak, cy, cx = _single_discs(imgs)[0]
+    im = next(im for im in imgs if im.max().item() == peak)
+    amp = peak / 0.39
+    ys, xs = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+    d2 = ((ys - cy) ** 2 + (xs - cx) ** 2).float()
+    expected = amp * (0.39 - 0.36 * d2 / r**2) * (d2 < r**2)
+    assert torch.allclose(im, expected, atol=1e-6)
+
+
+def test_clean_coverage(g):
+    clean = cu.make_cells(N, generator=g)
+    coverage = (clean > 0).float().mean().item()
+    # expected 1 - exp(-8.19 * mean disc area / 4096) with mean area ~ pi * E[r^2] ~ 180 px
+    assert 0.25 < coverage < 0.36, coverage
+
+
+def test_clutter_statistics(g):
+    clutter = cu.make_clutter(N, S.CLUTTER_RATE, generator=g)
+    assert clutter.min() == 0  # exactly zero outside, never negative
+    frac = (clutter > 0).float().mean().item()
+    assert 0.04 < frac < 0.20, frac
+    # bars are constant, below 0.8 each; speckles are value*relu(N): about half their pixels are 0
+    assert clutter.max() < 0.8 * 8
+
+
+def test_fewer_than_half_of_pixels_ever_cluttered(g):
+    """noise2noise with L1 recovers the median: it works because each pixel is clean more often than not."""
+    n1, n2, clean = cu.gen_noise2noise(N, generator=g, return_clean=True)
+    for noisy in (n1, n2):
+        p = ((noisy - clean) > 0).float().mean(dim=0)  # per-pixel probability of clutter
+        assert p.max().item() < 0.5, p.max()
+        assert 0.05 < p.mean().item() < 0.35
+
+
+def test_noise2noise_copies_are_independent(g):
+    n1, n2, clean = cu.gen_noise2noise(N, generator=g, return_clean=True)
+    a, b = (n1 - clean).flatten(1), (n2 - clean).flatten(1)
+    assert not torch.equal(a, b)
+    # per-pixel correlation across images, averaged over pixels: zero for independent clutter
+    a, b = a - a.mean(0), b - b.mean(0)
+    corr = (a * b).mean(0) / (a.std(0) * b.std(0) + 1e-12)
+    assert abs(corr.mean().item()) < 0.02
+    # joint clutter probability = product of marginals
+    pa, pb = (n1 > clean).float().mean(), (n2 > clean).float().mean()
+    pab = ((n1 > clean) & (n2 > clean)).float().mean()
+    assert abs(pab - pa * pb) < 0.01
+
+
+def test_gen_clutter_rate_lower_than_noise2noise(g):
+    noisy, clean = cu.gen(N, generator=g)
+    n1, _, c2 = cu.gen_noise2noise(N, generator=g, return_clean=True)
+    assert ((noisy > clean).float().mean() < (n1 > c2).float().mean())
+
+
+def test_nes_generators():
+    g = torch.Generator().manual_seed(3)
+    noise = cu.gen2_NES(N, generator=g)
+    mixtures = cu.gen1_NES(N, generator=g)
+    # noise-only samples have no discs: their mean equals the clutter's, below the mixtures'
+    assert noise.mean() < mixtures.mean()
+    assert abs((noise > 0).float().mean() - (cu.make_clutter(N, generator=g) > 0).float().mean()) < 0.01
+
+
+def test_reproducible_with_generator_and_seed():
+    a = cu.gen(8, generator=torch.Generator().manual_seed(7))
+    b = cu.gen(8, generator=torch.Generator().manual_seed(7))
+    c = cu.gen(8, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])
+    cu.seed_everything(3)
+    d = cu.gen1_NES(4)
+    cu.seed_everything(3)
+    assert torch.equal(d, cu.gen1_NES(4))
+
+
+def test_device_argument_and_mismatch():
+    x = cu.gen1_NES(2, device="cpu")
+    assert x.device.type == "cpu"
+    if torch.cuda.is_available():
+        assert cu.gen1_NES(2, device="cuda").device.type == "cuda"
+    with pytest.raises(ValueError, match="make the generator on that device"):
+        cu.gen1_NES(2, generator=torch.Generator(), device="meta")

@@ -1,0 +1,74 @@
+"""fit: it learns, it counts steps and epochs, validates, and keeps no graphs."""
+import pytest
+import torch
+import torch.nn as nn
+
+from course_utils import History, fit
+
+
+def linear_batches(g):
+    w = torch.tensor([[2.0, -1.0]])
+
+    def batch():
+        x = torch.randn(32, 2, generator=g)
+        return x, x @ w.T
+    return batch
+
+
+def test_fit_learns_and_records(g):
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    h = fit(model, linear_batches(g), nn.functional.mse_loss, opt, steps=200, device="cpu",
+            val_fn=lambda m: m.weight[0, 0].item(), val_every=50, progress=False)
+    assert isinstance(h, History) and len(h.loss) == 200
+    assert all(isinstance(v, float) for v in h.loss)  # floats only: no autograd graph kept
+    assert h.loss[-1] < 1e-3 < h.loss[0]
+    assert [s for s, _ in h.val] == [50, 100, 150, 200]
+    assert h.val[-1][1] == pytest.approx(2.0, abs=0.05)
+    assert not model.training  # left in eval mode
+    assert len(h.smoothed(10)) == 200 and h.smoothed(10)[-1] < h.smoothed(10)[0]
+
+
+def test_fit_with_dataloader_epochs(g):
+    x = torch.randn(40, 2, generator=g)
+    data = torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True))
+    loader = torch.utils.data.DataLoader(data, batch_size=10)
+    model = nn.Linear(2, 1)
+    seen = []
+    h = fit(model, loader, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.05), epochs=3,
+            device="cpu", val_fn=lambda m: len(seen.append(1) or seen), progress=False)
+    assert len(h.loss) == 12  # 3 epochs x 4 batches
+    assert [s for s, _ in h.val] == [4, 8, 12]  # once per epoch
+
+
+def test_validation_runs_without_grad_in_eval_mode(g):
+    model = nn.Sequential(nn.Linear(2, 1), nn.Dropout(0.5))
+    modes = []
+
+    def val(m):
+        modes.append((m.training, torch.is_grad_enabled()))
+        return 0.0
+    fit(model, linear_batches(g), nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.01),
+        steps=3, device="cpu", val_fn=val, progress=False)
+    assert modes == [(False, False)]
+
+
+def test_fit_errors(g):
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="exactly one"):
+        fit(model, linear_batches(g), nn.functional.mse_loss, opt, progress=False)
+    with pytest.raises(ValueError, match="DataLoader"):
+        fit(model, linear_batches(g), nn.functional.mse_loss, opt, epochs=1, progress=False)
+    with pytest.raises(TypeError, match="pair"):
+        fit(model, lambda: torch.zeros(3, 2), nn.functional.mse_loss, opt, steps=1, device="cpu", progress=False)
+    with pytest.raises(TypeError, match="lambda: gen"):
+        fit(model, 42, nn.functional.mse_loss, opt, steps=1, progress=False)
+
+
+def test_zero_steps_is_a_no_op(g):
+    model = nn.Linear(2, 1)
+    before = model.weight.clone()
+    h = fit(model, linear_batches(g), nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=1.0),
+            steps=0, device="cpu", progress=False)
+    assert h.loss == [] and torch.equal(model.weight, before)
