@@ -69,10 +69,6 @@ class _Draw:
     def uniform(self, shape, low=0.0, high=1.0):
         return low + (high - low) * torch.rand(shape, generator=self.g, device=self.device)
 
-    def randint(self, low: int, high: int, shape):
-        """Integers in [low, high], both ends included."""
-        return (low + (self.uniform(shape) * (high - low + 1)).floor().long()).clamp_(low, high)
-
     def counts(self, n, rate, size, inverse_cdf: bool | None = None):
         """Per image, a Poisson(rate·size²) number of objects; returns the image index of each object.
 
@@ -95,6 +91,11 @@ def _poisson_cdf(lam: float, device: str) -> torch.Tensor:
     k = torch.arange(int(lam + 12 * math.sqrt(lam) + 12), dtype=torch.float64)
     cdf = torch.exp(k * math.log(lam) - lam - torch.lgamma(k + 1)).cumsum(0) if lam > 0 else torch.ones_like(k)
     return cdf.float().to(device)
+
+
+def _int_in(u: torch.Tensor, low: int, high: int) -> torch.Tensor:
+    """Uniform integers in [low, high] (both included) from uniforms ``u`` in [0, 1)."""
+    return (low + u * (high - low + 1)).long().clamp_max_(high)
 
 
 def _check_n(n: int, size: int) -> int:
@@ -144,22 +145,15 @@ def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, gener
     n = _check_n(n, size)
     d = _Draw(generator, device)
     img = d.counts(n, rate, size)
-    t = img.numel()
-    r = d.randint(RADIUS[0], RADIUS[1], (t,))
-    cy = r + (d.uniform((t,)) * (size - 2 * r + 1)).floor().long()  # centre in [r, size - r]
-    cx = r + (d.uniform((t,)) * (size - 2 * r + 1)).floor().long()
-    amp = d.uniform((t,), 0.6, 1.0)
+    u = d.uniform((img.numel(), 4))  # one draw per disc for: radius, row, column, amplitude
+    r = _int_in(u[:, 0], *RADIUS)
+    span = size - 2 * r + 1  # centre in [r, size - r]: the whole disc inside the image
+    cy, cx = r + (u[:, 1] * span).long(), r + (u[:, 2] * span).long()
+    amp = 0.6 + 0.4 * u[:, 3]
     profile, offsets = _disc_table(size, d.device)
     out = torch.zeros(n, size, size, device=d.device)
     _stamp(out, (img * size + cy) * size + cx, offsets, profile.index_select(0, r - RADIUS[0]).mul_(amp.view(-1, 1)))
     return out.unsqueeze(1)
-
-
-def _place(d: _Draw, heights, widths, size):
-    """Top-left corners (t,) of boxes placed uniformly with the whole box inside the image."""
-    top = (d.uniform(heights.shape) * (size - heights + 1)).floor().long()
-    left = (d.uniform(widths.shape) * (size - widths + 1)).floor().long()
-    return top, left
 
 
 def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None) -> torch.Tensor:
@@ -169,12 +163,12 @@ def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, 
     out = torch.zeros(n, size, size, device=d.device)
     # bars: (long x short) patches of constant value, the long side vertical or horizontal
     img = d.counts(n, rate, size)
-    t = img.numel()
-    long_ = d.randint(BAR_LONG[0], BAR_LONG[1], (t,))
-    short = d.randint(BAR_SHORT[0], BAR_SHORT[1], (t,))
-    vertical = d.uniform((t,)) < 0.5
-    value = d.uniform((t,), 0.0, CLUTTER_MAX)
-    top, left = _place(d, torch.where(vertical, long_, short), torch.where(vertical, short, long_), size)
+    u = d.uniform((img.numel(), 6))  # long side, short side, orientation, value, row, column
+    long_, short = _int_in(u[:, 0], *BAR_LONG), _int_in(u[:, 1], *BAR_SHORT)
+    vertical = u[:, 2] < 0.5
+    value = CLUTTER_MAX * u[:, 3]
+    top = (u[:, 4] * (size - torch.where(vertical, long_, short) + 1)).long()  # the whole bar inside
+    left = (u[:, 5] * (size - torch.where(vertical, short, long_) + 1)).long()
     a = torch.arange(BAR_LONG[1], device=d.device).view(1, -1, 1)  # along the long side
     b = torch.arange(BAR_SHORT[1], device=d.device).view(1, 1, -1)  # along the short side
     along = (a < long_.view(-1, 1, 1)) * value.view(-1, 1, 1)  # (t, L, 1)
@@ -184,11 +178,11 @@ def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, 
     # speckled rectangles: value per rectangle times relu(N(0,1)) per pixel, stamped row by row
     # (each rectangle is `height` rows of 30 pixels, the first `width` of them real)
     img = d.counts(n, rate, size)
+    u = d.uniform((img.numel(), 5))  # height, width, value, row, column
+    heights, widths = _int_in(u[:, 0], *SPECKLE_SIDE), _int_in(u[:, 1], *SPECKLE_SIDE)
+    value = CLUTTER_MAX * u[:, 2]
+    top, left = (u[:, 3] * (size - heights + 1)).long(), (u[:, 4] * (size - widths + 1)).long()
     t = img.numel()
-    heights = d.randint(SPECKLE_SIDE[0], SPECKLE_SIDE[1], (t,))
-    widths = d.randint(SPECKLE_SIDE[0], SPECKLE_SIDE[1], (t,))
-    value = d.uniform((t,), 0.0, CLUTTER_MAX)
-    top, left = _place(d, heights, widths, size)
     rect = torch.repeat_interleave(torch.arange(t, device=d.device), heights)  # the rectangle of each row
     row = torch.arange(rect.numel(), device=d.device) - (heights.cumsum(0) - heights).index_select(0, rect)
     row_base = ((img * size + top) * size + left).index_select(0, rect) + row * size
