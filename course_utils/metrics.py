@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["mse", "mae", "psnr"]
+__all__ = ["mse", "mae", "psnr", "MAX_PSNR_DB"]
 
 
 def _per_image(err: torch.Tensor) -> torch.Tensor:
@@ -15,7 +15,7 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
         return values.mean()
     if reduction == "none":
         return values
-    raise ValueError(f"reduction must be 'mean' or 'none', not {reduction!r}")
+    raise ValueError(f"reduction must be 'mean', 'none' or (for psnr) 'pooled', not {reduction!r}")
 
 
 def _pair(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,18 +36,27 @@ def mae(x: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tens
     return _reduce(_per_image((x - y).abs()), reduction)
 
 
+MAX_PSNR_DB = 100.0  # a perfect match scores this, not +inf, so that averages stay finite
+
+
 def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float, reduction: str = "mean") -> torch.Tensor:
-    """Peak signal-to-noise ratio in dB, 10·log10(data_range² / MSE), per image of (N, ...) batches.
+    """Peak signal-to-noise ratio in dB, 10·log10(data_range² / MSE), of two (N, ...) batches.
 
     Args:
         x, y: batches of the same shape, e.g. (N, C, H, W).
         data_range: the span of valid pixel values, stated explicitly: 1.0 for images in [0, 1],
             255.0 for 8-bit images, 2.0 for [-1, 1]. Getting it wrong shifts PSNR by 20·log10(ratio).
-        reduction: "mean" (average of the per-image PSNRs, as in the DnCNN paper) or "none".
+        reduction: "mean": the average of the per-image PSNRs (the convention of the DnCNN paper);
+            "none": the per-image PSNRs; "pooled": one PSNR from the MSE over the whole batch, the
+            right choice when some images can be matched exactly (e.g. synthetic images with no noise).
 
-    A perfect match gives +inf.
+    An exact match scores ``MAX_PSNR_DB`` (100 dB) rather than +inf.
     """
     if not (isinstance(data_range, (int, float)) and data_range > 0):
         raise ValueError(f"data_range must be a positive number (1.0 for [0,1] images), not {data_range!r}")
+    floor = data_range**2 * 10 ** (-MAX_PSNR_DB / 10)
+    if reduction == "pooled":
+        err = mse(x, y, reduction="none").mean()
+        return 10 * torch.log10(data_range**2 / err.clamp_min(floor))
     err = mse(x, y, reduction="none")
-    return _reduce(10 * torch.log10(data_range**2 / err), reduction)
+    return _reduce(10 * torch.log10(data_range**2 / err.clamp_min(floor)), reduction)

@@ -27,9 +27,19 @@ def test_per_image_then_mean():
     assert mse(x, y, reduction="none").shape == (2,)
 
 
-def test_perfect_match_is_infinite_and_errors():
+def test_perfect_match_is_capped_and_pooled_psnr():
     x = torch.rand(1, 1, 3, 3)
-    assert math.isinf(psnr(x, x, data_range=1.0).item())
+    assert psnr(x, x, data_range=1.0).item() == pytest.approx(100.0)
+    assert psnr(x * 255, x * 255, data_range=255.0).item() == pytest.approx(100.0)
+    # one exact image and one with MSE 0.01: the mean of PSNRs is 60 dB, the pooled PSNR 23 dB
+    a = torch.zeros(2, 1, 2, 2)
+    b = torch.stack([torch.zeros(1, 2, 2), torch.full((1, 2, 2), 0.1)])
+    assert psnr(a, b, data_range=1.0).item() == pytest.approx(60.0, abs=1e-3)
+    assert psnr(a, b, data_range=1.0, reduction="pooled").item() == pytest.approx(10 * math.log10(1 / 0.005), abs=1e-3)
+
+
+def test_metric_errors():
+    x = torch.rand(1, 1, 3, 3)
     with pytest.raises(ValueError, match="shapes differ"):
         mse(x, torch.rand(1, 1, 3, 4))
     with pytest.raises(ValueError, match="data_range"):
