@@ -5,9 +5,10 @@ One concept per module (``import course_utils as cu`` gives all public names):
 * :mod:`~course_utils.device`, :mod:`~course_utils.seeding`, :mod:`~course_utils.budget`:
   where to compute, reproducibility, how long each training loop runs (full / cpu / fast).
 * :mod:`~course_utils.synthetic`: the cells-under-clutter generators (gen, gen_noise2noise, gen1_NES, gen2_NES).
-* :mod:`~course_utils.unet`: the U-Net. :mod:`~course_utils.training`: ``fit``.
+* :mod:`~course_utils.unet`: the U-Net; :mod:`~course_utils.residual`: ``Residual(net)`` (y = x - net(x)). :mod:`~course_utils.training`: ``fit``.
   :mod:`~course_utils.metrics`: MSE, MAE, PSNR. :mod:`~course_utils.checkpoints`: save / load.
 * :mod:`~course_utils.plotting`: voir_batch2D, ppmatrix, show_side_by_side.
+* :mod:`~course_utils.natural`: the natural images shipped with scikit-image, crops, Gaussian noise.
 * :mod:`~course_utils.convtranspose` and :mod:`~course_utils.checks`: notebook 01's explorer and self-checks.
 * :mod:`~course_utils.build`: solutions/ -> notebooks/ (``python -m course_utils.build``).
 """
@@ -17,9 +18,10 @@ from .budget import BUDGETS, by_budget, current_budget, set_budget
 from .checkpoints import CheckpointError, load_checkpoint, register_model, save_checkpoint
 from .device import get_device
 from .metrics import mae, mse, psnr
+from .residual import Residual
 from .plotting import ppmatrix, show_batch2d, show_side_by_side, tile_batch, voir_batch2D
 from .seeding import make_generator, seed_everything
 from .synthetic import gen, gen1_NES, gen2_NES, gen_noise2noise, make_cells, make_clutter
-from .training import History, fit
+from .training import History, fit, predict
 from .unet import UNet
 from .version import check_version

@@ -215,6 +215,13 @@ def build(root: Path = ROOT) -> list[Path]:
     return written
 
 
+def _is_progress_bar(output) -> bool:
+    """A tqdm.auto bar saved from a kernel: a widget whose plain-text form reads like '12%|##  | 3/25'."""
+    data = output.get("data", {})
+    text = "".join(data.get("text/plain", ""))
+    return "application/vnd.jupyter.widget-view+json" in data and bool(re.search(r"\d+%\|.*\| *\d+/\d+", text))
+
+
 def execute(pattern: str, root: Path = ROOT, timeout: int = 1800) -> list[Path]:
     """Re-run the matching solution notebooks top to bottom on a fresh kernel at the CPU budget and
     store their outputs, then rebuild. A notebook that fails is left untouched."""
@@ -236,6 +243,9 @@ def execute(pattern: str, root: Path = ROOT, timeout: int = 1800) -> list[Path]:
             for k, v in old.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
         nb.metadata.pop("widgets", None)
+        for cell in nb.cells:  # a progress bar is stored at 0%: its updates live in the (unsaved) widget state
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.outputs if not _is_progress_bar(o)]
         tmp = path.with_name(path.name + ".tmp")
         nbformat.write(nb, tmp)
         os.replace(tmp, path)

@@ -10,14 +10,14 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-__all__ = ["check_output_size", "check_conv_transpose"]
+__all__ = ["check_output_size", "check_conv_transpose", "check_noise2noise_batches", "check_clutter_probability"]
 
 
 def _report(name: str, failures: list[str], total: int, hint: str = "") -> None:
     if not failures:
-        print(f"✅ {name}: correct on all {total} test cases.")
+        print(f"✅ {name}: correct" + (f" on all {total} test cases." if total > 1 else "."))
         return
-    print(f"❌ {name}: wrong on {len(failures)} of {total} test cases. First ones:")
+    print(f"❌ {name}: " + (f"wrong on {len(failures)} of {total} test cases. First ones:" if total > 1 else "not yet right:"))
     for f in failures[:3]:
         print("   - " + f)
     if hint:
@@ -100,3 +100,57 @@ def check_conv_transpose(fn) -> None:
         "start from a zero output of the full size (no padding), add x[i, j] * w at rows i*stride.. and "
         "columns j*stride.., add the bias everywhere, then crop `padding` pixels from each side.",
     )
+
+
+def check_noise2noise_batches(fn) -> None:
+    """Check ``fn(n) -> (inputs, targets)``: noise2noise training pairs, two independently cluttered
+    copies of the same clean images, drawn with :func:`course_utils.gen_noise2noise`."""
+    from .seeding import seed_everything
+    from .synthetic import gen, gen_noise2noise
+
+    name = getattr(fn, "__name__", "your function")
+    seed_everything(7)
+    try:
+        got = fn(8)
+    except NotImplementedError:
+        return _not_done(name)
+    except Exception as e:
+        return _report(name, [f"{name}(8) raised {type(e).__name__}: {e}"], 1)
+    seed_everything(7)
+    want = gen_noise2noise(8)
+    seed_everything(7)
+    supervised = gen(8)
+    if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
+        return _report(name, [f"{name}(8) must return a pair of tensors (inputs, targets), got {type(got).__name__}"], 1)
+    if got[0].shape != (8, 1, 64, 64) or got[1].shape != (8, 1, 64, 64):
+        return _report(name, [f"shapes {tuple(got[0].shape)} and {tuple(got[1].shape)}, expected (8, 1, 64, 64) each"], 1)
+    if torch.equal(got[1], supervised[1]):
+        return _report(name, ["the targets are the clean images: noise2noise never sees them"], 1,
+                       "the target is a second noisy copy: gen_noise2noise(n) gives both.")
+    if not (torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])):
+        return _report(name, ["these are not the two noisy copies of gen_noise2noise(n)"], 1,
+                       "return gen_noise2noise(n) as it is: (first noisy copy, second noisy copy).")
+    _report(name, [], 1)
+
+
+def check_clutter_probability(fn) -> None:
+    """Check ``fn(noisy, clean) -> (H, W)`` tensor: per pixel, the fraction of images where it is cluttered."""
+    name = getattr(fn, "__name__", "your function")
+    g = torch.Generator().manual_seed(11)
+    clean = torch.rand(50, 1, 8, 8, generator=g)
+    clutter = torch.rand(50, 1, 8, 8, generator=g) * (torch.rand(50, 1, 8, 8, generator=g) < 0.3)
+    expected = (clutter > 0).float().mean(dim=0)[0]
+    try:
+        got = fn(clean + clutter, clean)
+    except NotImplementedError:
+        return _not_done(name)
+    except Exception as e:
+        return _report(name, [f"raised {type(e).__name__}: {e}"], 1)
+    got = torch.as_tensor(got, dtype=torch.float32).squeeze()
+    if got.shape != expected.shape:
+        return _report(name, [f"output shape {tuple(got.shape)}, expected {tuple(expected.shape)} (one value per pixel)"], 1,
+                       "average over the images (dimension 0) and drop the channel dimension.")
+    if not torch.allclose(got, expected, atol=1e-6):
+        return _report(name, [f"values differ by up to {float((got - expected).abs().max()):.3g}"], 1,
+                       "a pixel is cluttered when noisy > clean; the mean of a boolean tensor (as float) is a fraction.")
+    _report(name, [], 1)

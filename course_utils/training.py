@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from .device import get_device
 
-__all__ = ["fit", "History"]
+__all__ = ["fit", "predict", "History"]
 
 
 @dataclass
@@ -120,3 +120,12 @@ def _validate(model: nn.Module, val_fn) -> float:
     model.eval()
     with torch.no_grad():
         return float(val_fn(model))
+
+
+def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 64, device=None) -> torch.Tensor:
+    """Run ``model`` on ``inputs`` (N, ...) in eval mode without gradients, ``batch_size`` at a time,
+    on ``device`` (default: :func:`get_device`); returns the outputs on the CPU."""
+    device = torch.device(device) if device is not None else get_device()
+    model.to(device).eval()
+    with torch.no_grad():
+        return torch.cat([model(inputs[i: i + batch_size].to(device)).cpu() for i in range(0, len(inputs), batch_size)])

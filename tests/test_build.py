@@ -185,3 +185,12 @@ def test_solutions_were_run_top_to_bottom(path):
     assert None not in counts, "store outputs: python -m course_utils.build --execute " + path.name[:2]
     assert counts == list(range(1, len(counts) + 1)), "re-run on a fresh kernel, top to bottom"
     assert not any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))
+
+
+def test_progress_bars_are_recognised():
+    bar = {"output_type": "display_data", "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "x"},
+                                                     "text/plain": "training:   0%|          | 0/200 [00:00<?, ?it/s]"}}
+    widget = {"output_type": "display_data", "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "y"},
+                                                        "text/plain": "interactive(children=(IntSlider(value=3),))"}}
+    text = {"output_type": "stream", "name": "stdout", "text": "50%| 1/2"}
+    assert B._is_progress_bar(bar) and not B._is_progress_bar(widget) and not B._is_progress_bar(text)

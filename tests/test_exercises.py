@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from course_utils import convtranspose as ct
-from course_utils.checks import check_conv_transpose, check_output_size
+from course_utils.checks import (check_clutter_probability, check_conv_transpose, check_noise2noise_batches,
+                                 check_output_size)
+import course_utils as cu
 
 
 def good_size(h_in, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
@@ -96,3 +98,26 @@ def test_show_conv_transpose_handles_empty_output():
     assert "empty output" in fig.axes[2].get_title()
     with pytest.raises(ValueError, match="input_kind"):
         ct.show_conv_transpose(input_kind="noise")
+
+
+def test_noise2noise_batches_check(capsys):
+    check_noise2noise_batches(lambda n: cu.gen_noise2noise(n))
+    assert capsys.readouterr().out.startswith("✅")
+    check_noise2noise_batches(lambda n: cu.gen(n))
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and "clean images" in out
+    check_noise2noise_batches(lambda n: (cu.gen1_NES(n), cu.gen1_NES(n)))
+    assert "not the two noisy copies" in capsys.readouterr().out
+    check_noise2noise_batches(lambda n: cu.gen_noise2noise(n)[0])
+    assert "pair of tensors" in capsys.readouterr().out
+
+
+def test_clutter_probability_check(capsys):
+    check_clutter_probability(lambda noisy, clean: (noisy > clean).float().mean(dim=0)[0])
+    assert capsys.readouterr().out.startswith("✅")
+    check_clutter_probability(lambda noisy, clean: (noisy > clean).float().mean(dim=0))  # (1, H, W) is fine too
+    assert capsys.readouterr().out.startswith("✅")
+    check_clutter_probability(lambda noisy, clean: (noisy > clean).float().mean())
+    assert "one value per pixel" in capsys.readouterr().out
+    check_clutter_probability(lambda noisy, clean: (noisy >= clean).float().mean(dim=0))
+    assert "values differ" in capsys.readouterr().out

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from course_utils import History, fit
+from course_utils import History, fit, predict
 
 
 def linear_batches(g):
@@ -87,3 +87,11 @@ def test_unet_learns_to_remove_clutter():
             val_fn=lambda m: cu.psnr(m(noisy), clean, data_range=1.0, reduction="pooled").item())
     identity = cu.psnr(noisy, clean, data_range=1.0, reduction="pooled").item()
     assert h.val[-1][1] > identity + 3, (identity, h.val)
+
+
+def test_predict_batches_without_grad_and_returns_cpu():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.9))
+    x = torch.randn(10, 3)
+    out = predict(model, x, batch_size=4, device="cpu")
+    assert out.shape == (10, 2) and not out.requires_grad and out.device.type == "cpu"
+    assert torch.equal(out, predict(model, x, batch_size=3, device="cpu"))  # eval mode: dropout off

@@ -77,3 +77,19 @@ def test_clear_errors():
 
 def test_init_args_recorded():
     assert UNet(1, 2, 8).init_args == {"n_channels": 1, "n_classes": 2, "size": 8, "depth": 4}
+
+
+def test_residual_wrapper_subtracts_the_estimate():
+    import torch.nn as nn
+
+    from course_utils import Residual
+
+    net = nn.Conv2d(1, 1, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(0.25)
+    x = torch.rand(2, 1, 5, 5)
+    assert torch.allclose(Residual(net)(x), 0.75 * x)
+    with torch.no_grad():
+        net.weight.zero_()
+    assert torch.equal(Residual(net)(x), x)  # a zero estimate is the identity
+    assert Residual(UNet(1, 1, 4, depth=1))(x).shape == x.shape
