@@ -9,7 +9,8 @@ One concept per module (``import course_utils as cu`` gives all public names):
   :mod:`~course_utils.metrics`: MSE, MAE, PSNR. :mod:`~course_utils.checkpoints`: save / load.
 * :mod:`~course_utils.plotting`: voir_batch2D, ppmatrix, show_side_by_side.
 * :mod:`~course_utils.natural`: the natural images shipped with scikit-image, crops, Gaussian noise.
-* :mod:`~course_utils.convtranspose` and :mod:`~course_utils.checks`: notebook 01's explorer and self-checks.
+* :mod:`~course_utils.weak`: noise2noise and Neural Egg Separation recipes (notebooks 06 and 07).
+* :mod:`~course_utils.convtranspose` and :mod:`~course_utils.checks`: notebook 01's explorer, exercise self-checks.
 * :mod:`~course_utils.build`: solutions/ -> notebooks/ (``python -m course_utils.build``).
 """
 __version__ = "0.1.0"
@@ -17,7 +18,7 @@ __version__ = "0.1.0"
 from .budget import BUDGETS, by_budget, current_budget, set_budget
 from .checkpoints import CheckpointError, load_checkpoint, register_model, save_checkpoint
 from .device import get_device
-from .metrics import mae, mse, psnr
+from .metrics import mae, mse, psnr, scores
 from .residual import Residual
 from .plotting import ppmatrix, show_batch2d, show_side_by_side, tile_batch, voir_batch2D
 from .seeding import make_generator, seed_everything

@@ -10,7 +10,8 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-__all__ = ["check_output_size", "check_conv_transpose", "check_noise2noise_batches", "check_clutter_probability"]
+__all__ = ["check_output_size", "check_conv_transpose", "check_noise2noise_batches", "check_clutter_probability",
+           "check_one_shot_batches", "check_synthetic_mixtures"]
 
 
 def _report(name: str, failures: list[str], total: int, hint: str = "") -> None:
@@ -154,3 +155,74 @@ def check_clutter_probability(fn) -> None:
         return _report(name, [f"values differ by up to {float((got - expected).abs().max()):.3g}"], 1,
                        "a pixel is cluttered when noisy > clean; the mean of a boolean tensor (as float) is a fraction.")
     _report(name, [], 1)
+
+
+def _pair(name: str, got, n: int):
+    """None if ``got`` is a pair of (n, 1, 64, 64) tensors, else the failure message."""
+    if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
+        return f"{name} must return a pair of tensors (inputs, targets), got {type(got).__name__}"
+    if got[0].shape != (n, 1, 64, 64) or got[1].shape != (n, 1, 64, 64):
+        return f"shapes {tuple(got[0].shape)} and {tuple(got[1].shape)}, expected ({n}, 1, 64, 64) each"
+    return None
+
+
+def _noise_mean(n: int = 2048) -> float:
+    from .synthetic import gen2_NES
+
+    return gen2_NES(n, generator=torch.Generator().manual_seed(3)).mean().item()
+
+
+def check_one_shot_batches(fn) -> None:
+    """Check ``fn(n) -> (inputs, targets)``: the one-shot NES recipe, inputs = a noisy image (gen1_NES)
+    plus two noise samples (gen2_NES), targets = that noisy image. Checked by its statistics."""
+    from .synthetic import gen1_NES
+
+    name, n = getattr(fn, "__name__", "your function"), 256
+    try:
+        got = fn(n)
+    except NotImplementedError:
+        return _not_done(name)
+    except Exception as e:
+        return _report(name, [f"{name}({n}) raised {type(e).__name__}: {e}"], 1)
+    problem = _pair(name, got, n)
+    if problem:
+        return _report(name, [problem], 1)
+    x, y = got
+    added, noise = (x - y).mean().item(), _noise_mean()
+    mixture = gen1_NES(n, generator=torch.Generator().manual_seed(4)).mean().item()
+    if (x < y - 1e-6).any():
+        problem = "some inputs are below their targets: the input is the target plus (never negative) noise"
+    elif abs(y.mean().item() - mixture) > 0.25 * mixture:
+        problem = f"the targets average {y.mean().item():.3f}, noisy images (gen1_NES) average {mixture:.3f}"
+    elif abs(added - 2 * noise) > 0.3 * 2 * noise:
+        problem = f"input - target averages {added:.4f}; two noise samples (gen2_NES) average {2 * noise:.4f}"
+    _report(name, [problem] if problem else [], 1, "" if not problem else
+            "targets: gen1_NES(n); inputs: targets + gen2_NES(n) + gen2_NES(n).")
+
+
+def check_synthetic_mixtures(fn) -> None:
+    """Check ``fn(estimates, n, generator=None) -> (inputs, targets)``: targets drawn from the pool of
+    estimates, inputs = targets + one fresh noise sample (gen2_NES)."""
+    name, n = getattr(fn, "__name__", "your function"), 256
+    pool = torch.arange(1, 41, dtype=torch.float32).view(40, 1, 1, 1).expand(40, 1, 64, 64) / 100  # 40 flat images
+    try:
+        got = fn(pool.clone(), n, generator=torch.Generator().manual_seed(5))
+    except NotImplementedError:
+        return _not_done(name)
+    except Exception as e:
+        return _report(name, [f"raised {type(e).__name__}: {e}"], 1)
+    problem = _pair(name, got, n)
+    if problem:
+        return _report(name, [problem], 1)
+    x, y = got
+    levels = y.flatten(1)
+    from_pool = bool((levels == levels[:, :1]).all()) and bool(torch.isin((levels[:, 0] * 100).round(), torch.arange(1., 41.)).all())
+    added, noise = (x - y).mean().item(), _noise_mean()
+    if not from_pool:
+        problem = "the targets are not images of the pool of estimates"
+    elif len(torch.unique(levels[:, 0])) < 20:
+        problem = "the targets do not vary: draw them at random from the whole pool"
+    elif (x < y - 1e-6).any() or abs(added - noise) > 0.3 * noise:
+        problem = f"input - target averages {added:.4f}; one noise sample (gen2_NES) averages {noise:.4f}"
+    _report(name, [problem] if problem else [], 1, "" if not problem else
+            "pick n estimates at random (torch.randint), then add gen2_NES(n) to make the inputs.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["mse", "mae", "psnr", "MAX_PSNR_DB"]
+__all__ = ["mse", "mae", "psnr", "scores", "MAX_PSNR_DB"]
 
 
 def _per_image(err: torch.Tensor) -> torch.Tensor:
@@ -60,3 +60,11 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float, reduction: str 
         return 10 * torch.log10(data_range**2 / err.clamp_min(floor))
     err = mse(x, y, reduction="none")
     return _reduce(10 * torch.log10(data_range**2 / err.clamp_min(floor)), reduction)
+
+
+def scores(output: torch.Tensor, clean: torch.Tensor, data_range: float = 1.0) -> dict[str, float]:
+    """The restoration report card of the course: pooled PSNR (dB), MAE and mean error (the bias:
+    positive when the output is too bright on average) of an output batch against the clean images."""
+    return {"PSNR (dB)": psnr(output, clean, data_range=data_range, reduction="pooled").item(),
+            "MAE": mae(output, clean).item(),
+            "mean error": (output.detach().float() - clean.float()).mean().item()}

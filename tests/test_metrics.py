@@ -48,3 +48,14 @@ def test_metric_errors():
         psnr(x, x)  # data_range has no default on purpose
     with pytest.raises(ValueError, match="reduction"):
         mae(x, x, reduction="sum")
+
+
+def test_scores_report_card():
+    from course_utils import scores
+
+    clean = torch.zeros(2, 1, 2, 2)
+    out = clean + 0.1
+    s = scores(out, clean)
+    assert s["PSNR (dB)"] == pytest.approx(20.0, abs=1e-4)
+    assert s["MAE"] == pytest.approx(0.1) and s["mean error"] == pytest.approx(0.1)
+    assert scores(clean - 0.1, clean)["mean error"] == pytest.approx(-0.1)
