@@ -1,12 +1,15 @@
 """course_utils: the helper package of the course "Pixel-level deep learning with U-Nets".
 
-One concept per module (``import course_utils as cu`` gives all public names):
+One concept per module. ``import course_utils as cu`` gives the names every notebook uses; the modules
+for one notebook or one task (``natural``, ``weak``, ``convtranspose``, ``checks``, ``build``) are
+imported by name, e.g. ``from course_utils import weak``.
 
 * :mod:`~course_utils.device`, :mod:`~course_utils.seeding`, :mod:`~course_utils.budget`:
   where to compute, reproducibility, how long each training loop runs (full / cpu / fast).
 * :mod:`~course_utils.synthetic`: the cells-under-clutter generators (gen, gen_noise2noise, gen1_NES, gen2_NES).
-* :mod:`~course_utils.unet`: the U-Net; :mod:`~course_utils.residual`: ``Residual(net)`` (y = x - net(x)). :mod:`~course_utils.training`: ``fit``.
-  :mod:`~course_utils.metrics`: MSE, MAE, PSNR. :mod:`~course_utils.checkpoints`: save / load.
+* :mod:`~course_utils.unet`: the U-Net; :mod:`~course_utils.residual`: ``Residual(net)`` (y = x - net(x)).
+* :mod:`~course_utils.training`: ``fit``, ``predict``; :mod:`~course_utils.metrics`: MSE, MAE, PSNR, ``scores``;
+  :mod:`~course_utils.checkpoints`: save / load.
 * :mod:`~course_utils.plotting`: voir_batch2D, ppmatrix, show_side_by_side.
 * :mod:`~course_utils.natural`: the natural images shipped with scikit-image, crops, Gaussian noise.
 * :mod:`~course_utils.weak`: noise2noise and Neural Egg Separation recipes (notebooks 06 and 07).
@@ -19,8 +22,8 @@ from .budget import BUDGETS, by_budget, current_budget, set_budget
 from .checkpoints import CheckpointError, load_checkpoint, register_model, save_checkpoint
 from .device import get_device
 from .metrics import mae, mse, psnr, scores
-from .residual import Residual
 from .plotting import ppmatrix, show_batch2d, show_side_by_side, tile_batch, voir_batch2D
+from .residual import Residual
 from .seeding import make_generator, seed_everything
 from .synthetic import gen, gen1_NES, gen2_NES, gen_noise2noise, make_cells, make_clutter
 from .training import History, fit, predict

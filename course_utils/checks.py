@@ -5,6 +5,8 @@ shows only the message.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import itertools
 
 import torch
@@ -27,6 +29,48 @@ def _report(name: str, failures: list[str], total: int, hint: str = "") -> None:
 
 def _not_done(name: str) -> None:
     print(f"⏳ {name}: not implemented yet. Replace `raise NotImplementedError` with your code and run again.")
+
+
+class _Stop(Exception):
+    """Raised once a verdict has been printed: the check ends there."""
+
+
+def _check(body):
+    """Decorator: a check whose body may stop early with :class:`_Stop` after printing its verdict."""
+    @functools.wraps(body)
+    def check(fn) -> None:
+        try:
+            body(fn, getattr(fn, "__name__", "your function"))
+        except _Stop:
+            pass
+    check.__signature__ = inspect.Signature([inspect.Parameter("fn", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
+    return check
+
+
+def _run(name: str, fn, *args, **kwargs):
+    """The student's function called once; 'not done yet' or its crash reported (and the check stopped)."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        _not_done(name)
+    except Exception as e:  # a student's bug: say what broke
+        _report(name, [f"raised {type(e).__name__}: {e}"], 1)
+    raise _Stop
+
+
+def _fail(name: str, problem: str, hint: str = ""):
+    _report(name, [problem], 1, hint)
+    raise _Stop
+
+
+def _pair_from(name: str, fn, n: int, *args, **kwargs):
+    """Call ``fn`` and insist on a pair (inputs, targets) of (n, 1, 64, 64) tensors."""
+    got = _run(name, fn, *args, **kwargs)
+    if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
+        _fail(name, f"{name} must return a pair of tensors (inputs, targets), got {type(got).__name__}")
+    if got[0].shape != (n, 1, 64, 64) or got[1].shape != (n, 1, 64, 64):
+        _fail(name, f"shapes {tuple(got[0].shape)} and {tuple(got[1].shape)}, expected ({n}, 1, 64, 64) each")
+    return got
 
 
 def _torch_output_size(h_in, kernel_size, stride, padding, output_padding, dilation) -> int:
@@ -103,67 +147,43 @@ def check_conv_transpose(fn) -> None:
     )
 
 
-def check_noise2noise_batches(fn) -> None:
+@_check
+def check_noise2noise_batches(fn, name) -> None:
     """Check ``fn(n) -> (inputs, targets)``: noise2noise training pairs, two independently cluttered
     copies of the same clean images, drawn with :func:`course_utils.gen_noise2noise`."""
     from .seeding import seed_everything
     from .synthetic import gen, gen_noise2noise
 
-    name = getattr(fn, "__name__", "your function")
     seed_everything(7)
-    try:
-        got = fn(8)
-    except NotImplementedError:
-        return _not_done(name)
-    except Exception as e:
-        return _report(name, [f"{name}(8) raised {type(e).__name__}: {e}"], 1)
+    got = _pair_from(name, fn, 8, 8)
     seed_everything(7)
     want = gen_noise2noise(8)
     seed_everything(7)
     supervised = gen(8)
-    if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
-        return _report(name, [f"{name}(8) must return a pair of tensors (inputs, targets), got {type(got).__name__}"], 1)
-    if got[0].shape != (8, 1, 64, 64) or got[1].shape != (8, 1, 64, 64):
-        return _report(name, [f"shapes {tuple(got[0].shape)} and {tuple(got[1].shape)}, expected (8, 1, 64, 64) each"], 1)
     if torch.equal(got[1], supervised[1]):
-        return _report(name, ["the targets are the clean images: noise2noise never sees them"], 1,
-                       "the target is a second noisy copy: gen_noise2noise(n) gives both.")
+        _fail(name, "the targets are the clean images: noise2noise never sees them",
+              "the target is a second noisy copy: gen_noise2noise(n) gives both.")
     if not (torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])):
-        return _report(name, ["these are not the two noisy copies of gen_noise2noise(n)"], 1,
-                       "return gen_noise2noise(n) as it is: (first noisy copy, second noisy copy).")
+        _fail(name, "these are not the two noisy copies of gen_noise2noise(n)",
+              "return gen_noise2noise(n) as it is: (first noisy copy, second noisy copy).")
     _report(name, [], 1)
 
 
-def check_clutter_probability(fn) -> None:
+@_check
+def check_clutter_probability(fn, name) -> None:
     """Check ``fn(noisy, clean) -> (H, W)`` tensor: per pixel, the fraction of images where it is cluttered."""
-    name = getattr(fn, "__name__", "your function")
     g = torch.Generator().manual_seed(11)
     clean = torch.rand(50, 1, 8, 8, generator=g)
     clutter = torch.rand(50, 1, 8, 8, generator=g) * (torch.rand(50, 1, 8, 8, generator=g) < 0.3)
     expected = (clutter > 0).float().mean(dim=0)[0]
-    try:
-        got = fn(clean + clutter, clean)
-    except NotImplementedError:
-        return _not_done(name)
-    except Exception as e:
-        return _report(name, [f"raised {type(e).__name__}: {e}"], 1)
-    got = torch.as_tensor(got, dtype=torch.float32).squeeze()
+    got = torch.as_tensor(_run(name, fn, clean + clutter, clean), dtype=torch.float32).squeeze()
     if got.shape != expected.shape:
-        return _report(name, [f"output shape {tuple(got.shape)}, expected {tuple(expected.shape)} (one value per pixel)"], 1,
-                       "average over the images (dimension 0) and drop the channel dimension.")
+        _fail(name, f"output shape {tuple(got.shape)}, expected {tuple(expected.shape)} (one value per pixel)",
+              "average over the images (dimension 0) and drop the channel dimension.")
     if not torch.allclose(got, expected, atol=1e-6):
-        return _report(name, [f"values differ by up to {float((got - expected).abs().max()):.3g}"], 1,
-                       "a pixel is cluttered when noisy > clean; the mean of a boolean tensor (as float) is a fraction.")
+        _fail(name, f"values differ by up to {float((got - expected).abs().max()):.3g}",
+              "a pixel is cluttered when noisy > clean; the mean of a boolean tensor (as float) is a fraction.")
     _report(name, [], 1)
-
-
-def _pair(name: str, got, n: int):
-    """None if ``got`` is a pair of (n, 1, 64, 64) tensors, else the failure message."""
-    if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
-        return f"{name} must return a pair of tensors (inputs, targets), got {type(got).__name__}"
-    if got[0].shape != (n, 1, 64, 64) or got[1].shape != (n, 1, 64, 64):
-        return f"shapes {tuple(got[0].shape)} and {tuple(got[1].shape)}, expected ({n}, 1, 64, 64) each"
-    return None
 
 
 def _noise_mean(n: int = 2048) -> float:
@@ -172,57 +192,42 @@ def _noise_mean(n: int = 2048) -> float:
     return gen2_NES(n, generator=torch.Generator().manual_seed(3)).mean().item()
 
 
-def check_one_shot_batches(fn) -> None:
+@_check
+def check_one_shot_batches(fn, name) -> None:
     """Check ``fn(n) -> (inputs, targets)``: the one-shot NES recipe, inputs = a noisy image (gen1_NES)
     plus two noise samples (gen2_NES), targets = that noisy image. Checked by its statistics."""
     from .synthetic import gen1_NES
 
-    name, n = getattr(fn, "__name__", "your function"), 256
-    try:
-        got = fn(n)
-    except NotImplementedError:
-        return _not_done(name)
-    except Exception as e:
-        return _report(name, [f"{name}({n}) raised {type(e).__name__}: {e}"], 1)
-    problem = _pair(name, got, n)
-    if problem:
-        return _report(name, [problem], 1)
-    x, y = got
+    n = 256
+    x, y = _pair_from(name, fn, n, n)
     added, noise = (x - y).mean().item(), _noise_mean()
     mixture = gen1_NES(n, generator=torch.Generator().manual_seed(4)).mean().item()
+    hint = "targets: gen1_NES(n); inputs: targets + gen2_NES(n) + gen2_NES(n)."
     if (x < y - 1e-6).any():
-        problem = "some inputs are below their targets: the input is the target plus (never negative) noise"
-    elif abs(y.mean().item() - mixture) > 0.25 * mixture:
-        problem = f"the targets average {y.mean().item():.3f}, noisy images (gen1_NES) average {mixture:.3f}"
-    elif abs(added - 2 * noise) > 0.3 * 2 * noise:
-        problem = f"input - target averages {added:.4f}; two noise samples (gen2_NES) average {2 * noise:.4f}"
-    _report(name, [problem] if problem else [], 1, "" if not problem else
-            "targets: gen1_NES(n); inputs: targets + gen2_NES(n) + gen2_NES(n).")
+        _fail(name, "some inputs are below their targets: the input is the target plus (never negative) noise", hint)
+    if abs(y.mean().item() - mixture) > 0.25 * mixture:
+        _fail(name, f"the targets average {y.mean().item():.3f}, noisy images (gen1_NES) average {mixture:.3f}", hint)
+    if abs(added - 2 * noise) > 0.3 * 2 * noise:
+        _fail(name, f"input - target averages {added:.4f}; two noise samples (gen2_NES) average {2 * noise:.4f}", hint)
+    _report(name, [], 1)
 
 
-def check_synthetic_mixtures(fn) -> None:
+@_check
+def check_synthetic_mixtures(fn, name) -> None:
     """Check ``fn(estimates, n, generator=None) -> (inputs, targets)``: targets drawn from the pool of
     estimates, inputs = targets + one fresh noise sample (gen2_NES)."""
-    name, n = getattr(fn, "__name__", "your function"), 256
+    n = 256
     pool = torch.arange(1, 41, dtype=torch.float32).view(40, 1, 1, 1).expand(40, 1, 64, 64) / 100  # 40 flat images
-    try:
-        got = fn(pool.clone(), n, generator=torch.Generator().manual_seed(5))
-    except NotImplementedError:
-        return _not_done(name)
-    except Exception as e:
-        return _report(name, [f"raised {type(e).__name__}: {e}"], 1)
-    problem = _pair(name, got, n)
-    if problem:
-        return _report(name, [problem], 1)
-    x, y = got
+    x, y = _pair_from(name, fn, n, pool.clone(), n, generator=torch.Generator().manual_seed(5))
     levels = y.flatten(1)
-    from_pool = bool((levels == levels[:, :1]).all()) and bool(torch.isin((levels[:, 0] * 100).round(), torch.arange(1., 41.)).all())
+    from_pool = bool((levels == levels[:, :1]).all()) and bool(
+        torch.isin((levels[:, 0] * 100).round(), torch.arange(1.0, 41.0)).all())
     added, noise = (x - y).mean().item(), _noise_mean()
+    hint = "pick n estimates at random (torch.randint), then add gen2_NES(n) to make the inputs."
     if not from_pool:
-        problem = "the targets are not images of the pool of estimates"
-    elif len(torch.unique(levels[:, 0])) < 20:
-        problem = "the targets do not vary: draw them at random from the whole pool"
-    elif (x < y - 1e-6).any() or abs(added - noise) > 0.3 * noise:
-        problem = f"input - target averages {added:.4f}; one noise sample (gen2_NES) averages {noise:.4f}"
-    _report(name, [problem] if problem else [], 1, "" if not problem else
-            "pick n estimates at random (torch.randint), then add gen2_NES(n) to make the inputs.")
+        _fail(name, "the targets are not images of the pool of estimates", hint)
+    if len(torch.unique(levels[:, 0])) < 20:
+        _fail(name, "the targets do not vary: draw them at random from the whole pool", hint)
+    if (x < y - 1e-6).any() or abs(added - noise) > 0.3 * noise:
+        _fail(name, f"input - target averages {added:.4f}; one noise sample (gen2_NES) averages {noise:.4f}", hint)
+    _report(name, [], 1)

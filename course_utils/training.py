@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -30,7 +30,7 @@ class History:
         return out
 
 
-def _batches(source) -> Callable[[], Iterable]:
+def _batches(source) -> Iterator:
     """An endless iterator of batches from a zero-argument function or a (re-iterable) loader."""
     if callable(source) and not hasattr(source, "__iter__"):
         return iter(source, object())  # call source() forever
