@@ -66,8 +66,9 @@ class _Draw:
         self.g = generator
         self.device = _device(generator, device)
 
-    def uniform(self, shape, low=0.0, high=1.0):
-        return low + (high - low) * torch.rand(shape, generator=self.g, device=self.device)
+    def uniform(self, shape):
+        """Uniform numbers in [0, 1) of ``shape``."""
+        return torch.rand(shape, generator=self.g, device=self.device)
 
     def counts(self, n, rate, size, inverse_cdf: bool | None = None):
         """Per image, a Poisson(rate·size²) number of objects; returns the image index of each object.
