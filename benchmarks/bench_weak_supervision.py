@@ -63,11 +63,8 @@ def main() -> None:
     args = ap.parse_args()
     cu.set_budget(args.budget)
     device = torch.device(args.device) if args.device else cu.get_device()
-    # the budget of notebooks 06 and 07
-    steps = cu.by_budget(full=4000, cpu=240, fast=4)
-    batch = cu.by_budget(full=64, cpu=16, fast=4)
-    rounds = cu.by_budget(full=5, cpu=3, fast=2)
-    pool_size = cu.by_budget(full=8192, cpu=2048, fast=32)
+    b = weak.budget()  # the training of notebooks 06 and 07
+    steps, batch, rounds, pool_size = b["steps"], b["batch_size"], b["nes_rounds"], b["pool_size"]
     test_noisy, test_clean = cu.gen(256, generator=cu.make_generator(2024))
     print(f"budget {args.budget}: {steps} steps of {batch} images per method, NES {rounds} rounds on {pool_size} "
           f"images; {args.seeds} seeds; device {device}; torch {torch.__version__}")

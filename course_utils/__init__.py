@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 from .budget import BUDGETS, by_budget, current_budget, set_budget
 from .checkpoints import CheckpointError, load_checkpoint, register_model, save_checkpoint
 from .device import get_device
-from .metrics import mae, mse, psnr, scores
+from .metrics import mae, mse, psnr, scores, scores_table
 from .plotting import ppmatrix, show_batch2d, show_side_by_side, tile_batch, voir_batch2D
 from .residual import Residual
 from .seeding import make_generator, seed_everything

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["mse", "mae", "psnr", "scores", "MAX_PSNR_DB"]
+__all__ = ["mse", "mae", "psnr", "scores", "scores_table", "MAX_PSNR_DB"]
 
 
 def _per_image(err: torch.Tensor) -> torch.Tensor:
@@ -54,12 +54,11 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float, reduction: str 
     """
     if not (isinstance(data_range, (int, float)) and data_range > 0):
         raise ValueError(f"data_range must be a positive number (1.0 for [0,1] images), not {data_range!r}")
-    floor = data_range**2 * 10 ** (-MAX_PSNR_DB / 10)
-    if reduction == "pooled":
-        err = mse(x, y, reduction="none").mean()
-        return 10 * torch.log10(data_range**2 / err.clamp_min(floor))
     err = mse(x, y, reduction="none")
-    return _reduce(10 * torch.log10(data_range**2 / err.clamp_min(floor)), reduction)
+    pooled = reduction == "pooled"
+    err = err.mean() if pooled else err
+    db = 10 * torch.log10(data_range**2 / err.clamp_min(data_range**2 * 10 ** (-MAX_PSNR_DB / 10)))
+    return db if pooled else _reduce(db, reduction)
 
 
 def scores(output: torch.Tensor, clean: torch.Tensor, data_range: float = 1.0) -> dict[str, float]:
@@ -68,3 +67,12 @@ def scores(output: torch.Tensor, clean: torch.Tensor, data_range: float = 1.0) -
     return {"PSNR (dB)": psnr(output, clean, data_range=data_range, reduction="pooled").item(),
             "MAE": mae(output, clean).item(),
             "mean error": (output.detach().float() - clean.float()).mean().item()}
+
+
+def scores_table(results: dict[str, dict[str, float]]) -> str:
+    """``{method: scores(...)}`` as a plain-text table, one row per method."""
+    from tabulate import tabulate
+
+    headers = ["method", *next(iter(results.values()))]
+    return tabulate([(name, *card.values()) for name, card in results.items()], headers=headers,
+                    floatfmt=("", ".2f", ".4f", "+.4f"))

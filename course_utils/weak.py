@@ -19,10 +19,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .budget import by_budget
 from .synthetic import gen1_NES, gen2_NES, gen_noise2noise
 from .training import fit, predict
 
-__all__ = ["noise2noise_batches", "one_shot_nes_batches", "synthetic_mixtures", "iterative_nes"]
+__all__ = ["budget", "noise2noise_batches", "one_shot_nes_batches", "synthetic_mixtures", "iterative_nes"]
+
+
+def budget() -> dict[str, int]:
+    """How much training notebooks 06 and 07 and ``benchmarks/bench_weak_supervision.py`` do, for the
+    budget in force: ``steps`` per method (full: the original 40 epochs x 100 batches), ``batch_size``,
+    ``nes_rounds`` (NES splits its steps between them) and ``pool_size`` (how many noisy images NES owns)."""
+    return {"steps": by_budget(full=4000, cpu=240, fast=4), "batch_size": by_budget(full=64, cpu=16, fast=4),
+            "nes_rounds": by_budget(full=5, cpu=3, fast=2), "pool_size": by_budget(full=8192, cpu=2048, fast=32)}
 
 
 def noise2noise_batches(n: int, *, generator=None, device=None):

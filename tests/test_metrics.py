@@ -59,3 +59,14 @@ def test_scores_report_card():
     assert s["PSNR (dB)"] == pytest.approx(20.0, abs=1e-4)
     assert s["MAE"] == pytest.approx(0.1) and s["mean error"] == pytest.approx(0.1)
     assert scores(clean - 0.1, clean)["mean error"] == pytest.approx(-0.1)
+
+
+def test_scores_table_lists_methods_with_their_cards():
+    from course_utils import scores, scores_table
+
+    clean = torch.zeros(2, 1, 2, 2)
+    text = scores_table({"identity": scores(clean + 0.1, clean), "perfect": scores(clean, clean)})
+    lines = text.splitlines()
+    assert lines[0].split() == ["method", "PSNR", "(dB)", "MAE", "mean", "error"]
+    assert lines[2].split() == ["identity", "20.00", "0.1000", "+0.1000"]
+    assert lines[3].split() == ["perfect", "100.00", "0.0000", "+0.0000"]

@@ -51,3 +51,13 @@ def test_nes_checks(capsys):
     assert "do not vary" in capsys.readouterr().out
     check_synthetic_mixtures(lambda e, n, generator=None: (_ for _ in ()).throw(NotImplementedError))
     assert "⏳" in capsys.readouterr().out
+
+
+def test_budget_is_one_place_for_all_weak_supervision_training():
+    cu.set_budget("cpu")
+    try:
+        assert weak.budget() == {"steps": 240, "batch_size": 16, "nes_rounds": 3, "pool_size": 2048}
+        cu.set_budget("fast")
+        assert weak.budget()["steps"] == 4
+    finally:
+        cu.set_budget(None)
