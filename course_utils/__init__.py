@@ -7,8 +7,14 @@ imported by name, e.g. ``from course_utils import weak``.
 * :mod:`~course_utils.device`, :mod:`~course_utils.seeding`, :mod:`~course_utils.budget`:
   where to compute, reproducibility, how long each training loop runs (full / cpu / fast).
 * :mod:`~course_utils.synthetic`: the cells-under-clutter generators (gen, gen_noise2noise, gen1_NES, gen2_NES).
+* :mod:`~course_utils.nuclei`: synthetic fluorescence nuclei with exact masks, ``normalize_percentile``;
+  :mod:`~course_utils.nuclei_data`: the lab's arrays (synthetic, Kromp et al. 2020, your own folder);
+  :mod:`~course_utils.download`: the data URLs and checksums, a verified cache.
+* :mod:`~course_utils.simple_unet`: notebook 02's U-Net blocks; :mod:`~course_utils.augment`: joint image/mask
+  augmentation (torchvision.transforms.v2); :mod:`~course_utils.segmentation`: whole-image prediction, the
+  reference nuclei model.
 * :mod:`~course_utils.unet`: the U-Net; :mod:`~course_utils.residual`: ``Residual(net)`` (y = x - net(x)).
-* :mod:`~course_utils.training`: ``fit``, ``predict``; :mod:`~course_utils.metrics`: MSE, MAE, PSNR, ``scores``;
+* :mod:`~course_utils.training`: ``fit``, ``predict``; :mod:`~course_utils.metrics`: MSE, MAE, PSNR, ``scores``, accuracy, precision, recall, IoU, Dice, PR curves;
   :mod:`~course_utils.checkpoints`: save / load.
 * :mod:`~course_utils.plotting`: voir_batch2D, ppmatrix, show_side_by_side.
 * :mod:`~course_utils.natural`: the natural images shipped with scikit-image, crops, Gaussian noise.
@@ -19,13 +25,18 @@ imported by name, e.g. ``from course_utils import weak``.
 __version__ = "0.1.0"
 
 from .budget import BUDGETS, by_budget, current_budget, set_budget
+from . import download
 from .checkpoints import CheckpointError, load_checkpoint, register_model, save_checkpoint
 from .device import get_device
-from .metrics import mae, mse, psnr, scores, scores_table
-from .plotting import ppmatrix, show_batch2d, show_side_by_side, tile_batch, voir_batch2D
+from .metrics import (dice, iou, mae, mse, pixel_accuracy, pr_curve, precision, psnr, recall, scores, scores_table,
+                      segmentation_scores)
+from .plotting import error_map, ppmatrix, show_batch2d, show_errors, show_side_by_side, tile_batch, voir_batch2D
 from .residual import Residual
 from .seeding import make_generator, seed_everything
+from .nuclei import make_nuclei, normalize_percentile
 from .synthetic import gen, gen1_NES, gen2_NES, gen_noise2noise, make_cells, make_clutter
 from .training import History, fit, predict
+from .segmentation import predict_image, segment_nuclei
+from .simple_unet import SimpleUNet
 from .unet import UNet
 from .version import check_version

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 from . import __version__
@@ -106,13 +107,21 @@ def badge_cell(name: str, folder: str, cfg: dict) -> dict:
 
 
 def setup_cell(cfg: dict) -> dict:
-    spec = f"course_utils @ git+{cfg['repository']}@{cfg['ref']}"
-    code = f'''# Set-up: in Google Colab this installs the course package (a minute); anywhere else it does nothing
-# but check the version. Stamped by `python -m course_utils.build` from pyproject.toml: do not edit.
-import sys, subprocess
+    """The set-up cell: in Colab, clone the course at its release (code, data/ and the reference models)
+    and install it; anywhere else only check that the installed package matches the notebook."""
+    folder = cfg["repository"].rstrip("/").rsplit("/", 1)[-1]
+    code = f'''# Set-up: in Google Colab this fetches the course at its release (code, data, reference models) and
+# installs it (a minute); anywhere else it only checks the version. Stamped by `python -m course_utils.build`
+# from pyproject.toml: do not edit.
+import os, sys, subprocess
 COURSE_VERSION = "{cfg['version']}"
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{spec}"], check=True)
+    course_dir = os.path.abspath("{folder}")
+    if not os.path.isdir(course_dir):
+        subprocess.run(["git", "-c", "advice.detachedHead=false", "clone", "--quiet", "--depth", "1", "--branch", "{cfg['ref']}",
+                        "{cfg['repository']}", course_dir], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", course_dir], check=True)
+    sys.path.insert(0, course_dir)
 import course_utils
 course_utils.check_version(COURSE_VERSION)'''
     return {"cell_type": "code", "execution_count": None, "metadata": {"tags": [SETUP_TAG]}, "outputs": [],
@@ -237,8 +246,10 @@ def execute(pattern: str, root: Path = ROOT, timeout: int = 1800) -> list[Path]:
         os.environ.update(env)
         try:
             print(f"executing {path.name} at the CPU budget ...", flush=True)
+            t0 = time.perf_counter()
             NotebookClient(nb, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(path.parent)}}).execute()
+            print(f"  {path.name}: {time.perf_counter() - t0:.0f} s", flush=True)
         finally:
             for k, v in old.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["check_output_size", "check_conv_transpose", "check_noise2noise_batches", "check_clutter_probability",
-           "check_one_shot_batches", "check_synthetic_mixtures"]
+           "check_one_shot_batches", "check_synthetic_mixtures", "check_encoder_block", "check_bottleneck",
+           "check_decoder_block", "check_simple_unet", "check_precision_recall", "check_joint_transform"]
 
 
 def _report(name: str, failures: list[str], total: int, hint: str = "") -> None:
@@ -230,4 +231,157 @@ def check_synthetic_mixtures(fn, name) -> None:
         _fail(name, "the targets do not vary: draw them at random from the whole pool", hint)
     if (x < y - 1e-6).any() or abs(added - noise) > 0.3 * noise:
         _fail(name, f"input - target averages {added:.4f}; one noise sample (gen2_NES) averages {noise:.4f}", hint)
+    _report(name, [], 1)
+
+
+# ---------------------------------------------------------------- notebook 02: the simple U-Net's blocks
+
+
+def _build(name: str, cls, *args):
+    return _run(name, cls, *args)
+
+
+def _n_params(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _shapes(got) -> str:
+    if torch.is_tensor(got):
+        return str(tuple(got.shape))
+    if isinstance(got, (tuple, list)):
+        return "(" + ", ".join(_shapes(g) for g in got) + ")"
+    return type(got).__name__
+
+
+def _same_params(name: str, mine, reference, what: str) -> None:
+    if _n_params(mine) != _n_params(reference):
+        _fail(name, f"{_n_params(mine):,} parameters, the lab's {what} has {_n_params(reference):,}",
+              "two conv3x3 (with bias), each followed by ReLU and BatchNorm2d; nothing else has weights.")
+
+
+@_check
+def check_encoder_block(cls, name) -> None:
+    """Check ``cls(in_ch, out_ch)``: forward(x) -> (features (N, out_ch, H, W), pooled (N, out_ch, H/2, W/2))."""
+    from .simple_unet import EncoderBlock
+
+    block = _build(name, cls, 3, 8)
+    got = _run(name, block, torch.randn(2, 3, 16, 12))
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        _fail(name, f"forward returned {_shapes(got)}; it must return a pair (features, pooled)",
+              "features feed the skip connection, pooled goes down to the next level.")
+    if tuple(got[0].shape) != (2, 8, 16, 12) or tuple(got[1].shape) != (2, 8, 8, 6):
+        _fail(name, f"for x of shape (2, 3, 16, 12) you return {_shapes(got)}, expected ((2, 8, 16, 12), (2, 8, 8, 6))",
+              "conv3x3 with padding=1 keeps H and W; MaxPool2d(2) halves them.")
+    _same_params(name, block, EncoderBlock(3, 8), "EncoderBlock(3, 8)")
+    _report(name, [], 1)
+
+
+@_check
+def check_bottleneck(cls, name) -> None:
+    """Check ``cls(in_ch)``: forward(x) (N, C, H, W) -> (N, 2C, H, W)."""
+    from .simple_unet import Bottleneck
+
+    block = _build(name, cls, 8)
+    got = _run(name, block, torch.randn(2, 8, 6, 4))
+    if not torch.is_tensor(got) or tuple(got.shape) != (2, 16, 6, 4):
+        _fail(name, f"for x of shape (2, 8, 6, 4) you return {_shapes(got)}, expected (2, 16, 6, 4)",
+              "the bottleneck doubles the channels and keeps H and W.")
+    _same_params(name, block, Bottleneck(8), "Bottleneck(8)")
+    _report(name, [], 1)
+
+
+@_check
+def check_decoder_block(cls, name) -> None:
+    """Check ``cls(in_ch)``: forward(x (N, C, H, W), skip (N, C/2, 2H, 2W)) -> (N, C/2, 2H, 2W)."""
+    from .simple_unet import DecoderBlock
+
+    block = _build(name, cls, 16)
+    got = _run(name, block, torch.randn(2, 16, 4, 3), torch.randn(2, 8, 8, 6))
+    if not torch.is_tensor(got) or tuple(got.shape) != (2, 8, 8, 6):
+        _fail(name, f"for x (2, 16, 4, 3) and skip (2, 8, 8, 6) you return {_shapes(got)}, expected (2, 8, 8, 6)",
+              "ConvTranspose2d(C, C//2, kernel_size=2, stride=2) doubles H and W and halves C; concatenating the "
+              "skip on dim=1 gives C channels again; the double conv brings them to C//2.")
+    if _n_params(block) != _n_params(DecoderBlock(16)):
+        _fail(name, f"{_n_params(block):,} parameters, the lab's DecoderBlock(16) has {_n_params(DecoderBlock(16)):,}",
+              "ConvTranspose2d(C, C//2, 2, stride=2), then two conv3x3 (C -> C//2 -> C//2), each with ReLU and BatchNorm2d.")
+    _report(name, [], 1)
+
+
+@_check
+def check_simple_unet(cls, name) -> None:
+    """Check ``cls(F)``: (N, 1, H, W) -> (N, 1, H, W) logits, with the lab's parameter count."""
+    from .simple_unet import SimpleUNet
+
+    net = _build(name, cls, 4)
+    got = _run(name, net, torch.randn(2, 1, 32, 48))
+    if not torch.is_tensor(got) or tuple(got.shape) != (2, 1, 32, 48):
+        _fail(name, f"for x of shape (2, 1, 32, 48) you return {_shapes(got)}, expected (2, 1, 32, 48)",
+              "one logit per pixel: end with a 1x1 conv from F channels to 1.")
+    if _n_params(net) != _n_params(SimpleUNet(4)):
+        _fail(name, f"{_n_params(net):,} parameters, the lab's SimpleUNet(4) has {_n_params(SimpleUNet(4)):,}",
+              "enc1: 1 -> F, enc2: F -> 2F, bottleneck: 2F -> 4F, dec2: 4F -> 2F, dec1: 2F -> F, then conv1x1 F -> 1.")
+    _report(name, [], 1)
+
+
+# ---------------------------------------------------------------- notebook 03: precision and recall
+
+
+@_check
+def check_precision_recall(fn, name) -> None:
+    """Check ``fn(pred, target) -> (precision, recall)`` for boolean (N, 1, H, W) maps, counts pooled
+    over the batch, against :mod:`course_utils.metrics`."""
+    from . import metrics
+
+    g = torch.Generator().manual_seed(3)
+    cases = [("random maps", torch.rand(4, 1, 8, 8, generator=g) < 0.3, torch.rand(4, 1, 8, 8, generator=g) < 0.4),
+             ("a perfect prediction", *(2 * [torch.rand(2, 1, 8, 8, generator=g) < 0.5]))]
+    failures = []
+    for label, pred, target in cases:
+        got = _run(name, fn, pred.clone(), target.clone())
+        if not (isinstance(got, (tuple, list)) and len(got) == 2):
+            _fail(name, f"return a pair (precision, recall), got {type(got).__name__}")
+        want = (metrics.precision(pred, target).item(), metrics.recall(pred, target).item())
+        have = tuple(float(v) for v in got)
+        if any(abs(a - b) > 1e-6 for a, b in zip(have, want)):
+            failures.append(f"{label}: you return ({have[0]:.4f}, {have[1]:.4f}), expected ({want[0]:.4f}, {want[1]:.4f})")
+    empty = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    got = _run(name, fn, empty, torch.ones(1, 1, 8, 8, dtype=torch.bool))
+    if any(v != v for v in map(float, got)):  # NaN
+        failures.append("nothing predicted: precision is NaN (0/0); return a number (the course uses 1.0: "
+                        "no false positive was made)")
+    _report(name, failures, len(cases) + 1,
+            "TP = (pred & target).sum(), FP = (pred & ~target).sum(), FN = (~pred & target).sum(); "
+            "precision = TP/(TP+FP), recall = TP/(TP+FN), each summed over the whole batch.")
+
+
+# ---------------------------------------------------------------- notebook 04: joint transforms
+
+
+@_check
+def check_joint_transform(fn, name) -> None:
+    """Check ``fn(image, mask) -> (image, mask)`` on (1, H, W) tensors: random geometric transforms
+    applied identically to both, the mask kept binary."""
+    mask = torch.zeros(1, 48, 48)
+    mask[:, 6:20, 10:40] = 1
+    mask[:, 28:44, 5:15] = 1
+    torch.manual_seed(0)
+    outputs = []
+    for _ in range(12):
+        got = _run(name, fn, mask.clone(), mask.clone())
+        if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
+            _fail(name, f"return a pair of tensors (image, mask), got {type(got).__name__}")
+        image, m = (t.as_subclass(torch.Tensor) for t in got)
+        if image.shape != mask.shape or m.shape != mask.shape:
+            _fail(name, f"shapes {tuple(image.shape)} and {tuple(m.shape)}, expected {tuple(mask.shape)} each",
+                  "v2 transforms keep the size of (1, H, W) tensors; do not add or drop dimensions.")
+        if not set(torch.unique(m).tolist()) <= {0.0, 1.0}:
+            _fail(name, "the mask is no longer binary: it was interpolated like an image",
+                  "wrap it as tv_tensors.Mask(mask): v2 then resamples it with nearest-neighbour interpolation.")
+        if ((image > 0.5) == (m > 0.5)).float().mean() < 0.97:
+            _fail(name, "the image and the mask were transformed differently",
+                  "call the transform once with both: transform(tv_tensors.Image(image), tv_tensors.Mask(mask)).")
+        outputs.append(m)
+    if all(torch.equal(o, mask) for o in outputs) or all(torch.equal(o, outputs[0]) for o in outputs):
+        _fail(name, "every call returns the same mask: the transform is not random",
+              "use the Random... transforms of torchvision.transforms.v2.")
     _report(name, [], 1)

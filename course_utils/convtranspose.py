@@ -10,6 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .plotting import widgets_available
+
 __all__ = ["conv_transpose", "overlap_count", "draw_matrix", "show_conv_transpose",
            "conv_transpose_gallery", "explore_conv_transpose", "widgets_available"]
 
@@ -93,17 +95,6 @@ def conv_transpose_gallery(configs=((2, 1), (2, 2), (3, 2), (4, 2), (3, 1), (3, 
     fig.suptitle(f"How many input pixels write into each output pixel ({h_in}x{h_in} input of ones)")
     fig.tight_layout()
     return fig
-
-
-def widgets_available() -> bool:
-    """True when ipywidgets is installed and we run inside a Jupyter kernel (widgets can be shown)."""
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    ip = get_ipython()
-    return ip is not None and getattr(ip, "kernel", None) is not None
 
 
 def explore_conv_transpose(interactive: bool | None = None):

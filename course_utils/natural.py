@@ -1,19 +1,32 @@
-"""Natural images that work offline: the photographs shipped inside scikit-image, as float tensors.
+"""Natural images: the photographs shipped inside scikit-image (offline), BSDS300, or any folder, as
+float tensors; noisy/clean pairs of crops for denoising.
 
 A fixed split keeps test images out of training: ``TEST_IMAGES`` (camera, astronaut, coffee, chelsea)
 are standard test pictures; ``TRAIN_IMAGES`` are the other natural photographs and textures of the
 scikit-image wheel (no download needed). Images are (C, H, W) float tensors in [0, 1], grayscale
 (C = 1, ITU-R 601 luma) by default. Gaussian noise is given, as in the literature, by its standard
 deviation on the 0-255 scale (sigma = 25 means 25/255 on [0, 1] images).
+
+``natural_images(source, split)`` picks the source: ``"skimage"`` (default, offline), ``"bsds300"`` (Martin
+et al. 2001, "A database of human segmented natural images...", ICCV: 200 train / 100 test JPEGs,
+downloaded once and checksum-verified by :mod:`course_utils.download`) or a folder of images.
+:class:`NoisyCrops` turns them into (noisy, clean) pairs: random crops with fresh noise for training,
+fixed centre crops with fixed noise for testing.
 """
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "skimage_images", "random_crops", "centre_crops", "add_gaussian_noise"]
+__all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "skimage_images", "folder_images", "load_bsds300", "natural_images",
+           "random_crops", "centre_crops", "add_gaussian_noise", "NoisyCrops"]
 
 TEST_IMAGES = ("camera", "astronaut", "coffee", "chelsea")
 TRAIN_IMAGES = ("rocket", "hubble_deep_field", "immunohistochemistry", "retina", "moon", "coins", "clock",
@@ -81,3 +94,124 @@ def add_gaussian_noise(clean: torch.Tensor, sigma: float, *, generator=None) -> 
         raise ValueError(f"sigma is a standard deviation on the 0-255 scale, >= 0; got {sigma}")
     noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
     return clean + noise * (sigma / 255.0)
+
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+
+
+def _to_tensor(img: np.ndarray, gray: bool, where: str) -> torch.Tensor:
+    from skimage import color, util
+
+    try:
+        img = util.img_as_float32(img)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    if img.ndim == 3 and img.shape[-1] == 4:
+        img = color.rgba2rgb(img)
+    if img.ndim not in (2, 3):
+        raise ValueError(f"{where}: expected a gray or colour image, got shape {img.shape}")
+    if gray and img.ndim == 3:
+        img = color.rgb2gray(img)
+    if not gray and img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def folder_images(folder, gray: bool = True) -> list[torch.Tensor]:
+    """Every JPEG / PNG / TIFF / BMP image of ``folder`` (sorted by name) as (C, H, W) tensors in [0, 1]."""
+    from PIL import Image
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"folder not found: {folder}")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise ValueError(f"no JPEG, PNG, TIFF or BMP image in {folder}")
+    out = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                arr = np.asarray(im)
+        except Exception as e:
+            raise ValueError(f"cannot read image {p}: {type(e).__name__}: {e}") from None
+        out.append(_to_tensor(arr, gray, str(p)))
+    return out
+
+
+def _safe_extract(archive: Path, dest: Path) -> None:
+    """Extract a tar archive into ``dest``, refusing members that would land outside it."""
+    with tarfile.open(archive) as tar:
+        for m in tar.getmembers():
+            target = (dest / m.name).resolve()
+            if not (m.isfile() or m.isdir()) or not str(target).startswith(str(dest.resolve()) + os.sep):
+                raise ValueError(f"{archive}: unsafe member {m.name!r}; the archive is not BSDS300")
+        tar.extractall(dest)
+
+
+def load_bsds300(split: str = "train", gray: bool = True, *, remote="bsds300", cache=None,
+                 progress: bool = True) -> list[torch.Tensor]:
+    """The BSDS300 ``split`` ("train": 200 images, "test": 100) as (C, H, W) tensors in [0, 1].
+
+    The archive is downloaded once (SHA-256 checked), then unpacked once into ``BSDS300/`` of the cache
+    (into a temporary folder first: an interrupted unpacking leaves nothing half-done)."""
+    from .download import REMOTES, cache_dir, fetch
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    remote = REMOTES[remote] if isinstance(remote, str) else remote
+    folder = Path(cache) if cache is not None else cache_dir()
+    root = folder / "BSDS300"
+    if not (root / "images" / split).is_dir():
+        archive = fetch(remote, cache=folder, progress=progress)
+        tmp = Path(tempfile.mkdtemp(dir=folder, prefix="BSDS300.", suffix=".part"))
+        try:
+            _safe_extract(archive, tmp)
+            found = next((p.parent for p in tmp.rglob("images") if (p / "train").is_dir()), None)
+            if found is None:
+                raise ValueError(f"{archive} has no images/train folder: it is not the BSDS300 archive")
+            if not root.exists():
+                os.replace(found, root)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder_images(root / "images" / split, gray)
+
+
+def natural_images(source: str = "skimage", split: str = "train", gray: bool = True) -> list[torch.Tensor]:
+    """Clean natural images as (C, H, W) tensors in [0, 1]: ``source`` is "skimage" (offline, fixed
+    split), "bsds300" (downloaded once) or a folder (``split`` is then ignored: all its images)."""
+    if source == "skimage":
+        return skimage_images(split, gray)
+    if source == "bsds300":
+        return load_bsds300(split, gray)
+    if Path(source).is_dir():
+        return folder_images(source, gray)
+    raise ValueError(f"source must be 'skimage', 'bsds300' or an existing folder, not {source!r}")
+
+
+class NoisyCrops(torch.utils.data.Dataset):
+    """(noisy, clean) pairs of (C, size, size) crops of ``images`` with Gaussian noise of ``sigma`` (0-255 scale).
+
+    ``train=True``: ``length`` items, each a random crop (random flip) with fresh noise at every access,
+    as in the DnCNN assignment (180x180 crops, sigma 30). ``train=False``: the centre crop of each image
+    with noise fixed by ``seed``, the same at every access (a fixed test set; 320x320 in the original).
+    """
+
+    def __init__(self, images, size: int, sigma: float, *, train: bool = True, length: int = 1000, seed: int = 0):
+        self.images, self.size, self.sigma, self.train, self.seed = list(images), size, sigma, train, seed
+        self.clean = None if train else centre_crops(self.images, size)
+        self.length = length if train else len(self.clean)
+        if train:
+            random_crops(self.images, 1, size)  # fail now, clearly, if no image is large enough
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= i < self.length:
+            raise IndexError(i)
+        if self.train:
+            clean = random_crops(self.images, 1, self.size)[0]
+            return add_gaussian_noise(clean, self.sigma), clean
+        g = torch.Generator().manual_seed(self.seed * 100003 + i)
+        return add_gaussian_noise(self.clean[i], self.sigma, generator=g), self.clean[i]

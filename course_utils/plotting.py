@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from tabulate import tabulate
 
-__all__ = ["tile_batch", "voir_batch2D", "show_batch2d", "ppmatrix", "show_side_by_side"]
+__all__ = ["tile_batch", "voir_batch2D", "show_batch2d", "ppmatrix", "show_side_by_side", "error_map", "show_errors",
+           "explore_threshold", "widgets_available", "ERROR_COLOURS"]
 
 SEPARATOR = 5  # pixels between tiles, as in the original course
 
@@ -120,3 +121,95 @@ def show_side_by_side(
                 ax.set_title(titles[j])
     fig.tight_layout()
     return fig
+
+
+ERROR_COLOURS = {"correct foreground": (1.0, 1.0, 1.0), "missed (false negative)": (1.0, 0.0, 1.0),
+                 "wrongly added (false positive)": (0.0, 0.9, 0.0), "correct background": (0.0, 0.0, 0.0)}
+
+
+def error_map(pred, target) -> np.ndarray:
+    """(H, W, 3) RGB picture of a binary prediction against its mask, both (H, W): correct foreground
+    white, correct background black, missed pixels (FN) magenta, wrongly added pixels (FP) green."""
+    p, t = _numpy(pred).astype(bool), _numpy(target).astype(bool)
+    if p.shape != t.shape or p.ndim != 2:
+        raise ValueError(f"error_map takes two (H, W) maps of the same shape, got {p.shape} and {t.shape}")
+    out = np.zeros(p.shape + (3,))
+    for (name, colour), where in zip(ERROR_COLOURS.items(), (p & t, ~p & t, p & ~t, ~p & ~t)):
+        out[where] = colour
+    return out
+
+
+def show_errors(images, preds, masks, n: int = 4, titles: Sequence[str] | None = None, size: float = 2.6):
+    """Rows of (image, error map) for the first ``n`` images of (N, 1, H, W) batches; returns the figure."""
+    import matplotlib.patches as mpatches
+
+    images, preds, masks = _numpy(images), _numpy(preds), _numpy(masks)
+    rows = min(n, len(images))
+    fig, axes = plt.subplots(rows, 2, figsize=(2 * size, size * rows), squeeze=False)
+    for i in range(rows):
+        axes[i, 0].imshow(images[i, 0], cmap="gray", vmin=0, vmax=1)
+        axes[i, 1].imshow(error_map(preds[i, 0], masks[i, 0]), interpolation="nearest")
+        if titles is not None:
+            axes[i, 0].set_ylabel(titles[i])
+        for ax in axes[i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_title("image")
+    axes[0, 1].set_title("prediction vs mask")
+    fig.legend(handles=[mpatches.Patch(facecolor=c, edgecolor="gray", label=k) for k, c in ERROR_COLOURS.items()],
+               loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.02 - 0.06 / rows))
+    fig.tight_layout()
+    return fig
+
+
+def widgets_available() -> bool:
+    """True when ipywidgets is installed and we run inside a Jupyter kernel (widgets can be shown)."""
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and getattr(ip, "kernel", None) is not None
+
+
+def explore_threshold(image, logits, mask, interactive: bool | None = None, thresholds=(-2.0, 0.0, 2.0)) -> None:
+    """A slider for the threshold on the logits of one image (H, W): the error map and precision,
+    recall and IoU update as it moves. Without widgets (or ``interactive=False``) it draws the error
+    maps at ``thresholds`` instead. Displays them; returns nothing."""
+    from . import metrics
+
+    image, logits, mask = (torch.as_tensor(_numpy(a)).squeeze() for a in (image, logits, mask))
+
+    def draw(threshold: float, ax) -> None:
+        pred = logits > threshold
+        card = {k: fn(pred[None], mask[None]).item() for k, fn in
+                (("precision", metrics.precision), ("recall", metrics.recall), ("IoU", metrics.iou))}
+        ax.imshow(error_map(pred, mask), interpolation="nearest")
+        ax.set_title(f"t = {threshold:+.1f}: P {card['precision']:.2f} R {card['recall']:.2f} IoU {card['IoU']:.2f}",
+                     fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    def show(threshold: float = 0.0) -> None:
+        fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
+        axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
+        axes[0].set_title("image")
+        axes[0].set_xticks([])
+        axes[0].set_yticks([])
+        draw(threshold, axes[1])
+        plt.show()
+
+    if interactive is None:
+        interactive = widgets_available()
+    if interactive:
+        import ipywidgets as widgets
+
+        widgets.interact(show, threshold=widgets.FloatSlider(0.0, min=-5, max=5, step=0.25, description="threshold"))
+        return
+    print("Interactive widgets are not available here: showing fixed thresholds instead.")
+    fig, axes = plt.subplots(1, len(thresholds), figsize=(3.4 * len(thresholds), 3.6), squeeze=False)
+    for t, ax in zip(thresholds, axes[0]):
+        draw(t, ax)
+    fig.tight_layout()
+    plt.show()

@@ -157,11 +157,21 @@ def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, gener
     return out.unsqueeze(1)
 
 
-def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None) -> torch.Tensor:
-    """Clutter only: (n, 1, size, size) images of bars and speckled rectangles (>= 0)."""
+def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None,
+                 add_to: torch.Tensor | None = None) -> torch.Tensor:
+    """Clutter only: (n, 1, size, size) images of bars and speckled rectangles (>= 0).
+
+    ``add_to``: an (n, 1, size, size) float tensor to add the clutter to, in place, and return (it saves
+    allocating and adding a separate clutter image)."""
     n = _check_n(n, size)
     d = _Draw(generator, device)
-    out = torch.zeros(n, size, size, device=d.device)
+    if add_to is not None:
+        if add_to.shape != (n, 1, size, size) or not add_to.is_contiguous() or add_to.device != d.device:
+            raise ValueError(f"add_to must be a contiguous ({n}, 1, {size}, {size}) tensor on {d.device}, "
+                             f"got {tuple(add_to.shape)} on {add_to.device}")
+        out = add_to.view(n, size, size)
+    else:
+        out = torch.zeros(n, size, size, device=d.device)
     # bars: (long x short) patches of constant value, the long side vertical or horizontal
     img = d.counts(n, rate, size)
     u = d.uniform((img.numel(), 6))  # long side, short side, orientation, value, row, column
@@ -191,13 +201,13 @@ def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, 
     mask = (a < widths.index_select(0, rect).view(-1, 1)) * value.index_select(0, rect).view(-1, 1)
     values = torch.randn(mask.shape, generator=d.g, device=d.device).clamp_min_(0).mul_(mask)
     _stamp(out, row_base, a.view(1, -1), values.unsqueeze(1))
-    return out.unsqueeze(1)
+    return add_to if add_to is not None else out.unsqueeze(1)
 
 
 def gen(n: int, *, generator=None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Supervised pairs ``(noisy, clean)``, each (n, 1, 64, 64): clean cells plus clutter at 0.0003."""
     clean = make_cells(n, generator=generator, device=device)
-    return make_clutter(n, CLUTTER_RATE, generator=generator, device=device).add_(clean), clean
+    return make_clutter(n, CLUTTER_RATE, generator=generator, device=device, add_to=clean.clone()), clean
 
 
 def gen_noise2noise(n: int, *, generator=None, device=None, return_clean: bool = False):
@@ -208,15 +218,16 @@ def gen_noise2noise(n: int, *, generator=None, device=None, return_clean: bool =
     images come third, for evaluation only: a noise2noise model never trains on them.
     """
     clean = make_cells(n, generator=generator, device=device)
-    noisy1 = make_clutter(n, N2N_CLUTTER_RATE, generator=generator, device=device).add_(clean)
-    noisy2 = make_clutter(n, N2N_CLUTTER_RATE, generator=generator, device=device).add_(clean)
+    noisy1 = make_clutter(n, N2N_CLUTTER_RATE, generator=generator, device=device, add_to=clean.clone())
+    noisy2 = make_clutter(n, N2N_CLUTTER_RATE, generator=generator, device=device,
+                          add_to=clean.clone() if return_clean else clean)  # the clean images become copy 2
     return (noisy1, noisy2, clean) if return_clean else (noisy1, noisy2)
 
 
 def gen1_NES(n: int, *, generator=None, device=None) -> torch.Tensor:
     """Noisy images only, (n, 1, 64, 64): clean cells plus clutter at 0.0003 (Neural Egg Separation,
     Halperin, Ephrat and Hoshen 2018: the mixtures)."""
-    return make_cells(n, generator=generator, device=device).add_(make_clutter(n, CLUTTER_RATE, generator=generator, device=device))
+    return make_clutter(n, CLUTTER_RATE, generator=generator, device=device, add_to=make_cells(n, generator=generator, device=device))
 
 
 def gen2_NES(n: int, *, generator=None, device=None) -> torch.Tensor:

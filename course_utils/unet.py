@@ -86,7 +86,7 @@ class UNet(nn.Module):
         depth: number of max-pool steps (4 in the paper and the original course).
 
     Shapes: (N, n_channels, H, W) -> (N, n_classes, H, W), any H and W >= 1.
-    Parameters: ``UNet(1, 1, 16)`` has 1,947,041 (the original code also created an unused
+    Parameters: ``UNet(1, 1, 16)`` has 926,769 (the original code also created an unused
     1x1 conv ``outc2``, 17 parameters more).
     """
 

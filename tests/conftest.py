@@ -1,9 +1,4 @@
-"""Shared test set-up: a non-interactive plotting backend, the smoke budget, and a fixed seed."""
-import os
-
-os.environ.setdefault("MPLBACKEND", "Agg")
-os.environ.setdefault("COURSE_FAST", "1")
-
+"""Fixtures of the unit tests (the smoke budget and the plotting backend are set in ../conftest.py)."""
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")

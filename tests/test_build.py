@@ -93,7 +93,8 @@ def test_student_version_rules():
     srcs = ["".join(c["source"]) for c in st["cells"]]
     assert st["cells"][0]["metadata"]["tags"] == ["course-badge"]
     assert "colab.research.google.com/github/me/course/blob/v9.9/notebooks/07_x.ipynb" in srcs[0]
-    assert 'git+https://github.com/me/course@v9.9' in srcs[1] and 'COURSE_VERSION = "9.9"' in srcs[1]
+    assert '"--branch", "v9.9"' in srcs[1] and '"https://github.com/me/course", course_dir' in srcs[1]
+    assert 'COURSE_VERSION = "9.9"' in srcs[1]
     assert srcs[2:] == ["# Title", "a = 1\n# YOUR CODE HERE\nraise NotImplementedError\n", B.ANSWER_PROMPT, "print(a)"]
     assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in st["cells"])
     assert st["cells"][4]["metadata"]["tags"] == []  # the answer prompt is no longer a 'solution' cell
@@ -113,18 +114,43 @@ def test_header_is_stamped_once_and_keeps_setup_outputs():
     assert restamped["cells"][1]["outputs"] == [] and len(restamped["cells"]) == 4
 
 
-def test_setup_cell_is_a_no_op_outside_colab_and_installs_in_colab(monkeypatch, capsys):
+def test_setup_cell_is_a_no_op_outside_colab(monkeypatch, capsys):
     cfg = B.course_config()
     src = "".join(B.setup_cell(cfg)["source"])
+    assert f'"{cfg["ref"]}"' in src and f'"{cfg["repository"]}"' in src
+    assert cfg["ref"] == f"v{course_utils.__version__}"
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a[0]))
     exec(src, {})
     assert calls == [] and "course_utils" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs git and a clone")
+def test_setup_cell_in_colab_clones_the_release_with_its_data(monkeypatch, tmp_path):
+    """Colab simulated: the cell clones the tagged release (a local copy of this repository) and
+    installs it; the clone holds the reference checkpoints that data_dir() finds."""
+    origin, content = tmp_path / "remote" / "mycourse", tmp_path / "content"
+    content.mkdir()
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(origin)], check=True)
+    subprocess.run(["git", "-C", str(origin), "tag", "v-test"], check=True)
+    cfg = {"repository": f"file://{origin}", "ref": "v-test", "version": course_utils.__version__}
+    src = "".join(B.setup_cell(cfg)["source"])
+    run, pip = subprocess.run, []
+
+    def fake_run(cmd, **kw):  # git really runs; pip is recorded (it would change the test environment)
+        return pip.append(cmd) if "pip" in cmd else run(cmd, **kw)
+    monkeypatch.setattr(subprocess, "run", fake_run)
     monkeypatch.setitem(sys.modules, "google.colab", object())
+    monkeypatch.chdir(content)
+    monkeypatch.setattr(sys, "path", list(sys.path))
     exec(src, {})
-    assert calls[0][-1] == f"course_utils @ git+{cfg['repository']}@{cfg['ref']}"
-    assert cfg["ref"] == f"v{course_utils.__version__}"
+    clone = content / "mycourse"  # the folder is named after the repository
+    assert (clone / "course_utils" / "__init__.py").is_file() and sys.path[0] == str(clone)
+    assert (clone / "data" / "checkpoints" / "unet_nuclei.pt").is_file()
+    assert pip == [[sys.executable, "-m", "pip", "install", "-q", "-e", str(clone)]]
+    exec(src, {})  # a second run reuses the clone
+    assert len(pip) == 2
 
 
 def test_markdown_with_markers_must_be_tagged():

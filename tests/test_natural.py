@@ -40,3 +40,108 @@ def test_noise_has_the_stated_sigma(g):
     assert torch.equal(N.add_gaussian_noise(clean, 0), clean)
     with pytest.raises(ValueError, match="0-255"):
         N.add_gaussian_noise(clean, -1)
+
+
+# ---------------------------------------------------------------- BSDS300, folders, noisy crops
+import hashlib  # noqa: E402
+import io  # noqa: E402
+import numpy as np  # noqa: E402
+import tarfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from course_utils.download import Remote  # noqa: E402
+from course_utils.natural import NoisyCrops, folder_images, load_bsds300, natural_images  # noqa: E402
+
+SHARED_BSDS = Path(__file__).resolve().parents[2] / "shared" / "data" / "bsds500-train"
+
+
+def _jpegs(n):
+    """n real BSDS JPEGs when the shared folder is there, else small synthetic JPEGs."""
+    if SHARED_BSDS.is_dir():
+        return [(p.name, p.read_bytes()) for p in sorted(SHARED_BSDS.glob("*.jpg"))[:n]]
+    from PIL import Image
+    out = []
+    for i in range(n):
+        buf = io.BytesIO()
+        Image.fromarray((np.random.default_rng(i).random((321, 481, 3)) * 255).astype(np.uint8)).save(buf, "JPEG")
+        out.append((f"{i}.jpg", buf.getvalue()))
+    return out
+
+
+def test_folder_images_reads_real_jpegs(tmp_path):
+    for name, data in _jpegs(3):
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "notes.txt").write_text("ignored")
+    gray, colour = folder_images(tmp_path), natural_images(str(tmp_path), gray=False)
+    assert len(gray) == 3 and all(t.shape[0] == 1 and t.dtype == torch.float32 for t in gray)
+    assert all(t.shape[0] == 3 and 0 <= t.min() and t.max() <= 1 for t in colour)
+    assert {tuple(t.shape[1:]) for t in gray} <= {(321, 481), (481, 321)}
+    (tmp_path / "broken.jpg").write_bytes(b"no jpeg")
+    with pytest.raises(ValueError, match="cannot read image .*broken.jpg"):
+        folder_images(tmp_path)
+    with pytest.raises(ValueError, match="'skimage', 'bsds300' or an existing folder"):
+        natural_images("nowhere")
+
+
+def _bsds_tgz(extra=None) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for i, (name, data) in enumerate(_jpegs(6)):
+            info = tarfile.TarInfo(f"BSDS300/images/{'train' if i < 4 else 'test'}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        if extra:
+            info = tarfile.TarInfo(extra)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    return buf.getvalue()
+
+
+def test_load_bsds300_from_a_local_archive(tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    www = tmp_path / "www"
+    www.mkdir()
+    data = _bsds_tgz()
+    (www / "BSDS300-images.tgz").write_bytes(data)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    handler.log_message = lambda *a: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        remote = Remote(f"http://127.0.0.1:{httpd.server_address[1]}/BSDS300-images.tgz",
+                        hashlib.sha256(data).hexdigest(), "BSDS300-images.tgz")
+        cache = tmp_path / "cache"
+        train = load_bsds300("train", remote=remote, cache=cache, progress=False)
+        test = load_bsds300("test", gray=False, remote=remote, cache=cache, progress=False)
+    finally:
+        httpd.shutdown()
+    assert len(train) == 4 and len(test) == 2 and test[0].shape[0] == 3
+    assert not list(cache.glob("*.part"))  # no leftovers of the unpacking
+    (cache / "BSDS300-images.tgz").unlink()  # unpacked images are enough from now on
+    assert len(load_bsds300("train", remote=remote, cache=cache)) == 4
+
+
+def test_load_bsds300_refuses_unsafe_archives(tmp_path):
+    bad = _bsds_tgz(extra="../evil.txt")
+    (tmp_path / "BSDS300-images.tgz").write_bytes(bad)
+    remote = Remote("http://127.0.0.1:9/none", hashlib.sha256(bad).hexdigest(), "BSDS300-images.tgz")
+    with pytest.raises(ValueError, match="unsafe member"):
+        load_bsds300(remote=remote, cache=tmp_path, progress=False)
+    assert not (tmp_path.parent / "evil.txt").exists() and not (tmp_path / "BSDS300").exists()
+
+
+def test_noisy_crops_train_and_test():
+    images = [torch.rand(1, 60, 80), torch.rand(1, 70, 50)]
+    train = NoisyCrops(images, 40, sigma=30, length=50)
+    noisy, clean = train[0]
+    assert len(train) == 50 and noisy.shape == clean.shape == (1, 40, 40)
+    assert (noisy - clean).std().item() == pytest.approx(30 / 255, rel=0.1)
+    assert not torch.equal(train[0][0], train[0][0])  # fresh noise at every access
+    test = NoisyCrops(images, 48, sigma=25, train=False)
+    assert len(test) == 2 and torch.equal(test[1][0], test[1][0])  # fixed test noise
+    assert torch.equal(test[0][1], images[0][:, 6:54, 16:64])  # the centre crop
+    with pytest.raises(ValueError, match="no image is at least 100x100"):
+        NoisyCrops(images, 100, sigma=25)

@@ -58,3 +58,22 @@ def test_side_by_side_layout():
     assert all(a.get_title() == "" for a in axes[3:])
     with pytest.raises(ValueError, match="titles"):
         show_side_by_side([x, x], ["only one"])
+
+
+def test_error_map_colours_each_case():
+    import numpy as np
+
+    from course_utils.plotting import ERROR_COLOURS, error_map, explore_threshold, show_errors
+    pred = torch.tensor([[1, 1], [0, 0]])
+    true = torch.tensor([[1, 0], [1, 0]])
+    rgb = error_map(pred, true)
+    colours = list(ERROR_COLOURS.values())
+    assert rgb.shape == (2, 2, 3)
+    assert tuple(rgb[0, 0]) == colours[0] and tuple(rgb[1, 0]) == colours[1]  # TP white, FN magenta
+    assert tuple(rgb[0, 1]) == colours[2] and tuple(rgb[1, 1]) == colours[3]  # FP green, TN black
+    with pytest.raises(ValueError, match="same shape"):
+        error_map(pred, true[0])
+    fig = show_errors(torch.rand(3, 1, 8, 8), torch.rand(3, 1, 8, 8) > 0.5, torch.rand(3, 1, 8, 8) > 0.5, n=2)
+    assert len(fig.axes) == 4
+    explore_threshold(torch.rand(1, 8, 8), torch.randn(1, 8, 8), torch.rand(1, 8, 8) > 0.5, interactive=False)
+    assert np.isfinite(rgb).all()

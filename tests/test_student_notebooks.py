@@ -1,6 +1,4 @@
 """Every student notebook runs without error up to its first exercise, which raises NotImplementedError."""
-import json
-import os
 from pathlib import Path
 
 import nbformat

@@ -171,3 +171,13 @@ def test_device_argument_and_mismatch():
         assert cu.gen1_NES(2, device="cuda").device.type == "cuda"
     with pytest.raises(ValueError, match="make the generator on that device"):
         cu.gen1_NES(2, generator=torch.Generator(), device="meta")
+
+
+def test_make_clutter_adds_in_place():
+    from course_utils.synthetic import make_clutter
+    base = torch.rand(4, 1, 64, 64)
+    alone = make_clutter(4, generator=torch.Generator().manual_seed(9))
+    added = make_clutter(4, generator=torch.Generator().manual_seed(9), add_to=base.clone())
+    assert torch.allclose(added, base + alone, atol=1e-6)
+    with pytest.raises(ValueError, match="add_to must be a contiguous"):
+        make_clutter(4, add_to=torch.zeros(3, 1, 64, 64))

@@ -1,7 +1,7 @@
 """Noise2noise and NES recipes: what goes in and out of each batch, and the NES loop."""
 import pytest
 import torch
-import torch.nn as nn
+
 
 import course_utils as cu
 from course_utils import weak

@@ -1,0 +1,209 @@
+"""Synthetic fluorescence nuclei (DAPI / Hoechst stain) with exact masks: the segmentation track's
+offline data (notebooks 02-04 and the reference model).
+
+``make_nuclei(n)`` returns images (N, 1, H, W) in [0, 1] and binary masks (N, 1, H, W) (float 0/1, the
+target of ``BCEWithLogitsLoss``). Every image draws its own "microscope and sample", so that a network
+trained on them meets the variety of real data (e.g. Kromp et al. 2020, Scientific Data 7:262):
+
+* **nuclei**: ellipses, typical semi-major axis log-uniform in 2.5..18 px per image, ±25 % per nucleus,
+  aspect ratio 0.55..1, any orientation; density (covered fraction 5..55 %) and clustering drawn per
+  image; neighbours may touch and overlap a little; nuclei cut by the image border are kept;
+* **brightness**: log-normal between nuclei (spread drawn per image), a few small bright (mitotic)
+  nuclei; within a nucleus a dome or a brighter rim, smooth chromatin texture, bright spots
+  (chromocentres) and dark holes (nucleoli);
+* **optics**: Gaussian blur (sigma 0.4..1.5 px) so edges are soft, faint out-of-focus nuclei and a glow
+  around nuclei (not in the mask), an uneven dark background;
+* **camera**: Poisson photon noise (peak 20..2000 photons) plus Gaussian read noise, then the same
+  percentile normalisation as real images (:func:`normalize_percentile`), clipped to [0, 1].
+
+Masks are exact: a pixel is foreground when its centre lies inside an in-focus nucleus's ellipse. The
+statistics are tested in ``tests/test_nuclei.py``. Everything is drawn from one NumPy stream seeded
+from ``generator`` (a ``torch.Generator``) or from torch's global seed, so ``seed_everything`` makes
+it reproducible.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+__all__ = ["NUCLEI_SIZE", "make_nuclei", "nuclei_batches", "held_out_nuclei", "normalize_percentile", "ellipse_mask"]
+
+NUCLEI_SIZE = 128  # the lab's images are 1x128x128
+SCALE = (2.5, 18.0)  # typical semi-major axis per image (px), log-uniform
+COVERAGE = (0.05, 0.55)  # target fraction of the image covered by nuclei
+MAX_NUCLEI = 400
+HELD_OUT_SEED = 31337  # the 256 evaluation images of the benchmark and the reference model
+
+
+def _numpy_rng(generator) -> np.random.Generator:
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if generator is None or isinstance(generator, torch.Generator):
+        kw = {} if generator is None else {"generator": generator, "device": generator.device}
+        return np.random.default_rng(int(torch.randint(0, 2**62, (1,), **kw).item()))
+    return np.random.default_rng(int(generator))
+
+
+def normalize_percentile(image, low: float = 1.0, high: float = 99.8, clip: bool = True):
+    """Map each image's ``low``-th percentile to 0 and its ``high``-th to 1 (the usual normalisation of
+    fluorescence images, e.g. CSBDeep / StarDist), optionally clipped to [0, 1].
+
+    ``image``: a NumPy array or torch tensor, (H, W) or a batch (..., H, W): each (H, W) plane is
+    normalised on its own. Returns float32 of the same kind and shape. A flat image becomes all zeros.
+    """
+    is_torch = torch.is_tensor(image)
+    x = image.detach().cpu().numpy() if is_torch else np.asarray(image)
+    if x.ndim < 2:
+        raise ValueError(f"normalize_percentile needs an image (H, W) or a batch (..., H, W), got shape {x.shape}")
+    x = x.astype(np.float32, copy=False)
+    flat = x.reshape(-1, x.shape[-2] * x.shape[-1])
+    lo, hi = np.percentile(flat, [low, high], axis=1)
+    scale = np.where(hi - lo > 1e-12, hi - lo, np.inf)
+    out = ((flat - lo[:, None]) / scale[:, None]).reshape(x.shape).astype(np.float32)
+    if clip:
+        np.clip(out, 0.0, 1.0, out=out)
+    return torch.from_numpy(out).to(image.device) if is_torch else out
+
+
+def ellipse_mask(shape, cy: float, cx: float, a: float, b: float, theta: float) -> np.ndarray:
+    """Boolean (H, W) mask of the pixels whose centre (row, col) lies inside the ellipse of centre
+    (cy, cx), semi-axes ``a`` (along angle ``theta``, radians from the column axis) and ``b``."""
+    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    return _ellipse_d2(yy - cy, xx - cx, a, b, theta) <= 1.0
+
+
+def _ellipse_d2(dy, dx, a, b, theta):
+    c, s = math.cos(theta), math.sin(theta)
+    u = dx * c + dy * s
+    v = -dx * s + dy * c
+    return (u / a) ** 2 + (v / b) ** 2
+
+
+def _smooth_noise(rng, shape, sigma: float) -> np.ndarray:
+    """Zero-mean, unit-std Gaussian random field with correlation length ``sigma`` px."""
+    f = ndimage.gaussian_filter(rng.standard_normal(shape), sigma, mode="wrap")
+    return (f - f.mean()) / (f.std() + 1e-12)
+
+
+def _place(rng, h, w, scale, n_target):
+    """Centres, semi-axes and angles of up to ``n_target`` nuclei, clustered or spread, little overlap."""
+    m = 4 * n_target  # candidates, drawn at once; accepted in order unless they overlap a neighbour
+    clustered = rng.random() < 0.6
+    k = int(rng.integers(1, 6))
+    centres = rng.uniform([0, 0], [h, w], size=(k, 2))
+    spread = scale * rng.uniform(1.5, 3.0) * math.sqrt(max(n_target / k, 1.0))
+    touch = rng.uniform(0.75, 1.0)  # 1: just touching at most; below: some overlap
+    a = np.clip(scale * np.exp(rng.normal(0.0, 0.25, m)), 1.5, 25.0)
+    b = a * rng.uniform(0.55, 1.0, m)
+    theta = rng.uniform(0, math.pi, m)
+    near = centres[rng.integers(k, size=m)] + rng.normal(0.0, spread, (m, 2))
+    anywhere = rng.uniform(-0.5, 0.5, (m, 2)) * a[:, None] + rng.uniform([0, 0], [h, w], (m, 2))
+    yx = np.where((clustered & (rng.random(m) < 0.85))[:, None], near, anywhere)
+    ok = ((yx[:, 0] > -0.6 * a) & (yx[:, 0] < h + 0.6 * a) & (yx[:, 1] > -0.6 * a) & (yx[:, 1] < w + 0.6 * a))
+    r = np.sqrt(a * b)
+    kept = np.zeros(m, dtype=np.int64)
+    n = 0
+    for i in np.flatnonzero(ok):
+        if n and np.any(np.hypot(yx[kept[:n], 0] - yx[i, 0], yx[kept[:n], 1] - yx[i, 1]) < touch * (r[kept[:n]] + r[i])):
+            continue
+        kept[n] = i
+        n += 1
+        if n == n_target:
+            break
+    kept = kept[:n]
+    return yx[kept, 0], yx[kept, 1], a[kept], b[kept], theta[kept]
+
+
+def _draw(canvas, mask, tex, cy, cx, a, b, theta, value, profile, texture):
+    """Paint one nucleus into ``canvas`` (max), ``mask`` (or) and ``tex`` (its texture amplitude)."""
+    h, w = canvas.shape
+    y0, y1 = max(int(math.floor(cy - a)) - 1, 0), min(int(math.ceil(cy + a)) + 2, h)
+    x0, x1 = max(int(math.floor(cx - a)) - 1, 0), min(int(math.ceil(cx + a)) + 2, w)
+    if y0 >= y1 or x0 >= x1:
+        return
+    d2 = _ellipse_d2(np.arange(y0, y1)[:, None] - cy, np.arange(x0, x1)[None, :] - cx, a, b, theta)
+    inside = d2 <= 1.0
+    if mask is not None:
+        mask[y0:y1, x0:x1] |= inside
+    val = np.where(inside, value * (1.0 + profile * (d2 - 0.5)), 0.0)
+    np.maximum(canvas[y0:y1, x0:x1], val, out=canvas[y0:y1, x0:x1])
+    if tex is not None:
+        tex[y0:y1, x0:x1][inside] = texture
+
+
+def _render(rng, h, w):
+    scale = math.exp(rng.uniform(math.log(SCALE[0]), math.log(SCALE[1])))
+    coverage = rng.uniform(*COVERAGE)
+    n_target = int(np.clip(round(coverage * h * w / (math.pi * scale**2 * 0.78)), 1, MAX_NUCLEI))
+    signal = np.zeros((h, w))
+    mask = np.zeros((h, w), bool)
+    tex = np.zeros((h, w))
+    spread = rng.uniform(0.1, 0.5)  # log-brightness spread between nuclei
+    profile_mean = rng.uniform(-0.5, 0.4)  # <0: dome (bright centre); >0: brighter rim
+    for cy, cx, a, b, t in zip(*_place(rng, h, w, scale, n_target)):
+        value = math.exp(rng.normal(0.0, spread))
+        if rng.random() < 0.03:  # a condensed, bright (mitotic) nucleus
+            value *= rng.uniform(1.8, 3.0)
+            a, b = 0.6 * a, 0.6 * b
+        _draw(signal, mask, tex, cy, cx, a, b, t, value,
+              profile=min(max(profile_mean + rng.normal(0, 0.15), -0.8), 0.8),
+              texture=rng.uniform(0.05, 0.35))
+    # chromatin texture, bright chromocentres, dark nucleoli (inside nuclei only)
+    field = _smooth_noise(rng, (h, w), max(0.7, scale / rng.uniform(2.0, 5.0)))
+    spots = ndimage.gaussian_filter((rng.random((h, w)) < rng.uniform(0.0, 0.03)).astype(float), 0.8) * 6
+    holes = ndimage.gaussian_filter((rng.random((h, w)) < rng.uniform(0.0, 0.004)).astype(float), scale / 5 + 0.5)
+    holes *= 1.0 / (holes.max() + 1e-12) * rng.uniform(0.0, 0.6)
+    signal *= np.clip(1.0 + tex * field + spots * rng.uniform(0, 0.5) - holes, 0.15, None)
+    # out-of-focus nuclei and glow around nuclei (no mask), uneven dark background
+    haze = np.zeros((h, w))
+    if rng.random() < 0.25:
+        for cy, cx, a, b, t in zip(*_place(rng, h, w, scale, max(1, int(n_target * rng.uniform(0.1, 0.5))))):
+            _draw(haze, None, None, cy, cx, a, b, t, rng.uniform(0.05, 0.2), 0.0, 0.0)
+        haze = ndimage.gaussian_filter(haze, rng.uniform(2.0, 6.0))
+    glow = ndimage.gaussian_filter(mask.astype(float), scale * rng.uniform(0.3, 1.0)) * rng.uniform(0.0, 0.12)
+    background = rng.uniform(0.0, 0.12) + rng.uniform(0.0, 0.12) * (_smooth_noise(rng, (h, w), max(h, w) / 4) + 2) / 4
+    clean = np.clip(ndimage.gaussian_filter(signal, rng.uniform(0.4, 1.5)) + haze + glow + background, 0.0, None)
+    # camera: Poisson photons + Gaussian read noise
+    peak = math.exp(rng.uniform(math.log(20.0), math.log(2000.0)))
+    ref = np.percentile(clean, 99.5) + 1e-6
+    noisy = rng.poisson(clean / ref * peak) / peak + rng.normal(0.0, rng.uniform(0.002, 0.03), (h, w))
+    image = normalize_percentile(noisy, low=rng.uniform(0.1, 2.0), high=rng.uniform(99.0, 99.95))
+    return image, mask
+
+
+def make_nuclei(n: int, size=NUCLEI_SIZE, *, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` synthetic fluorescence images and their exact nucleus masks.
+
+    Args:
+        n: number of images.
+        size: ``H`` (square) or ``(H, W)``; 128 as in the lab.
+        generator: a ``torch.Generator`` (or an int seed, or a ``numpy.random.Generator``) for a
+            reproducible stream; default: torch's global generator.
+
+    Returns:
+        images (n, 1, H, W) float32 in [0, 1] and masks (n, 1, H, W) float32 in {0, 1}.
+    """
+    if int(n) != n or n < 0:
+        raise ValueError(f"n must be a non-negative integer, not {n!r}")
+    h, w = (size, size) if np.isscalar(size) else tuple(size)
+    if h < 8 or w < 8:
+        raise ValueError(f"images must be at least 8x8 pixels, not {h}x{w}")
+    rng = _numpy_rng(generator)
+    images, masks = np.zeros((n, 1, h, w), np.float32), np.zeros((n, 1, h, w), np.float32)
+    for i in range(int(n)):
+        images[i, 0], masks[i, 0] = _render(rng, h, w)
+    return torch.from_numpy(images), torch.from_numpy(masks)
+
+
+def nuclei_batches(batch_size: int, size=NUCLEI_SIZE, *, generator=None):
+    """A zero-argument function giving fresh ``make_nuclei(batch_size)`` pairs: a batch source for ``fit``."""
+    rng = _numpy_rng(generator)
+    return lambda: make_nuclei(batch_size, size, generator=rng)
+
+
+def held_out_nuclei(n: int = 256, size=NUCLEI_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed evaluation set: ``n`` images from a seed no training stream of the course uses."""
+    return make_nuclei(n, size, generator=HELD_OUT_SEED)

@@ -1,0 +1,215 @@
+"""The segmentation lab's arrays: synthetic by default, the real Kromp et al. 2020 images on request,
+or any folder of image/mask pairs.
+
+All three give a :class:`SegmentationData`: ``X`` (N, 1, S, S) float32 in [0, 1] (percentile
+normalised) and ``Y`` (N, 1, S, S) float32 in {0, 1}, the first ``n_train`` images for training and
+the rest for testing (``.train`` and ``.test`` are (X, Y) pairs).
+
+* :func:`nuclei_dataset` ``("synthetic")``: 70 + 9 images from :func:`~course_utils.nuclei.make_nuclei`
+  with a fixed seed: offline, identical on every machine.
+* :func:`load_kromp`: Kromp et al. 2020, "An annotated fluorescence image dataset for training nuclear
+  segmentation methods", Scientific Data 7:262: 79 images, downloaded once (checksum verified) and
+  cached as ``.npz`` (read with ``allow_pickle=False``).
+* :func:`load_folder`: your own data, PNG / TIFF / JPEG images with masks of the same name.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .budget import by_budget
+from .download import REMOTES, Remote, cache_dir, fetch
+from .nuclei import make_nuclei, normalize_percentile
+
+__all__ = ["budget", "SegmentationData", "nuclei_dataset", "load_kromp", "load_folder", "read_image", "to_gray",
+           "N_TRAIN", "N_TEST", "LAB_SIZE"]
+
+LAB_SIZE = 128
+N_TRAIN, N_TEST = 70, 9  # the lab's split of the 79 Kromp images
+SYNTHETIC_SEED = 2020
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
+
+
+def budget() -> dict[str, int]:
+    """Training size of every model in notebooks 02-04 and their benchmark (one place):
+    ``steps`` of ``batch_size`` random ``crop`` x ``crop`` windows of the training images, and the
+    number of ``seeds`` per condition in notebook 04."""
+    return {"steps": by_budget(full=3000, cpu=300, fast=2),
+            "batch_size": by_budget(full=16, cpu=8, fast=2),
+            "crop": by_budget(full=128, cpu=64, fast=32),
+            "seeds": by_budget(full=5, cpu=3, fast=1)}
+
+
+@dataclass
+class SegmentationData:
+    """Images ``X`` (N, 1, S, S) in [0, 1], masks ``Y`` (N, 1, S, S) in {0, 1}, the first ``n_train``
+    for training; ``names`` says where each image came from."""
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    n_train: int
+    names: list[str]
+
+    @property
+    def train(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.X[: self.n_train], self.Y[: self.n_train]
+
+    @property
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.X[self.n_train:], self.Y[self.n_train:]
+
+    def __repr__(self) -> str:
+        return (f"SegmentationData(X={tuple(self.X.shape)}, Y={tuple(self.Y.shape)}, train={self.n_train}, "
+                f"test={len(self.X) - self.n_train}, foreground={self.Y.mean().item():.1%})")
+
+
+def nuclei_dataset(source: str = "synthetic", **kwargs) -> SegmentationData:
+    """The lab's 79 images (70 train + 9 test) of 1x128x128: ``"synthetic"`` (offline default) or
+    ``"kromp"`` (the real images, downloaded once; ``kwargs`` go to :func:`load_kromp`)."""
+    if source == "synthetic":
+        X, Y = make_nuclei(N_TRAIN + N_TEST, LAB_SIZE, generator=SYNTHETIC_SEED)
+        return SegmentationData(X, Y, N_TRAIN, [f"synthetic_{i:02d}" for i in range(len(X))])
+    if source == "kromp":
+        return load_kromp(**kwargs)
+    raise ValueError(f"source must be 'synthetic' or 'kromp', not {source!r}; for your own images use load_folder()")
+
+
+def to_gray(image: np.ndarray, where: str = "image") -> np.ndarray:
+    """(H, W) from (H, W), (H, W, C) or (C, H, W) with C <= 4: the channel with the most signal
+    (fluorescence stored as RGB has the stain in one channel; the others are empty or copies)."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3:
+        axis = 2 if image.shape[2] <= 4 else 0 if image.shape[0] <= 4 else None
+        if axis is not None:
+            chans = np.moveaxis(image, axis, 0)[:3]
+            return chans[int(np.argmax([c.astype(np.float64).std() for c in chans]))]
+    raise ValueError(f"{where}: expected a 2D image or one with up to 4 channels, got shape {image.shape}")
+
+
+def read_image(source, name: str = "") -> np.ndarray:
+    """A PNG / TIFF / JPEG file (a path, or bytes with its file ``name``) as a NumPy array."""
+    name = str(name or source)
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    try:
+        if name.lower().endswith((".tif", ".tiff")):
+            import tifffile
+
+            return tifffile.imread(io.BytesIO(data))
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im)
+    except Exception as e:  # a broken file: say which one
+        raise ValueError(f"cannot read image {name}: {type(e).__name__}: {e}") from None
+
+
+def _prepare(image: np.ndarray, mask: np.ndarray, size: int, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Gray image and binary mask resized to size x size (area-averaged; mask thresholded at 1/2)."""
+    from skimage.transform import resize
+
+    image = to_gray(image, name).astype(np.float32)
+    mask = to_gray(mask, name + " (mask)") > 0
+    if image.shape != mask.shape:
+        raise ValueError(f"{name}: image is {image.shape[0]}x{image.shape[1]} but its mask is "
+                         f"{mask.shape[0]}x{mask.shape[1]}; they must have the same size")
+    image = resize(image, (size, size), order=1, anti_aliasing=True, preserve_range=True)
+    mask = resize(mask.astype(np.float32), (size, size), order=1, anti_aliasing=True) >= 0.5
+    return normalize_percentile(image), mask.astype(np.float32)
+
+
+def _split(names: list[str], n_test: int, seed: int = 0) -> list[int]:
+    """Order with the training images first: a fixed random choice of ``n_test`` test images."""
+    order = np.random.default_rng(seed).permutation(len(names))
+    test = sorted(order[:n_test].tolist())
+    return [i for i in range(len(names)) if i not in test] + test
+
+
+def _kromp_pairs(zip_path: Path) -> list[tuple[str, str, str]]:
+    with zipfile.ZipFile(zip_path) as z:
+        members = [m for m in z.namelist() if m.lower().endswith((".tif", ".tiff"))]
+    raw = {Path(m).stem: m for m in members if "rawimages/" in m}
+    truth = {Path(m).stem: m for m in members if "groundtruth/" in m and "singlecell" not in m.lower()}
+    stems = sorted(raw.keys() & truth.keys())
+    if not stems:
+        raise ValueError(f"{zip_path} has no rawimages/ and groundtruth/ TIFF pairs: it is not the Kromp archive")
+    return [(s, raw[s], truth[s]) for s in stems]
+
+
+def load_kromp(size: int = LAB_SIZE, *, remote: Remote | str = "kromp2020", cache=None, n_test: int = N_TEST,
+               progress: bool = True) -> SegmentationData:
+    """Kromp et al. 2020 (79 fluorescence images of nuclei with expert masks) as the lab's arrays.
+
+    The archive is downloaded once (checksum verified, see :mod:`course_utils.download`), then the
+    arrays are computed once and cached as ``kromp2020_<size>.npz``. Images: the stained channel,
+    resized to ``size`` x ``size`` (anti-aliased), percentile normalised to [0, 1]; masks: any labelled
+    nucleus is foreground. ``n_test`` images (a fixed random choice) come last.
+    """
+    remote = REMOTES[remote] if isinstance(remote, str) else remote
+    folder = Path(cache) if cache is not None else cache_dir()
+    cached = folder / f"{Path(remote.filename).stem}_{size}.npz"
+    if cached.exists():
+        with np.load(cached, allow_pickle=False) as f:
+            X, Y, names, n_train = f["X"], f["Y"], [str(s) for s in f["names"]], int(f["n_train"])
+        return SegmentationData(torch.from_numpy(X), torch.from_numpy(Y), n_train, names)
+    archive = fetch(remote, cache=folder, progress=progress)
+    pairs = _kromp_pairs(archive)
+    images, masks = [], []
+    with zipfile.ZipFile(archive) as z:
+        for stem, raw, truth in pairs:
+            x, y = _prepare(read_image(z.read(raw), raw), read_image(z.read(truth), truth), size, stem)
+            images.append(x), masks.append(y)
+    if not 0 <= n_test < len(pairs):
+        raise ValueError(f"n_test must be between 0 and {len(pairs) - 1}, not {n_test}")
+    order = _split([p[0] for p in pairs], n_test)
+    X = np.stack(images)[order][:, None]
+    Y = np.stack(masks)[order][:, None]
+    names = [pairs[i][0] for i in order]
+    tmp = cached.with_name(cached.stem + f".{os.getpid()}.tmp.npz")
+    np.savez_compressed(tmp, X=X, Y=Y, names=np.array(names), n_train=len(X) - n_test)
+    os.replace(tmp, cached)
+    return SegmentationData(torch.from_numpy(X), torch.from_numpy(Y), len(X) - n_test, names)
+
+
+def load_folder(images, masks, size: int | None = LAB_SIZE, *, test_fraction: float = 0.1) -> SegmentationData:
+    """Your own image/mask pairs: every PNG / TIFF / JPEG in the folder ``images`` with a mask of the same
+    file stem (any of these suffixes, optionally ending in ``_mask``) in the folder ``masks``.
+
+    Images become gray (the channel with most signal), resized to ``size`` x ``size`` (``None``: keep the
+    size; then all must have the same size) and percentile normalised; masks: nonzero is foreground.
+    The last ``test_fraction`` of the pairs (in name order) is the test set.
+    """
+    images, masks = Path(images), Path(masks)
+    for folder in (images, masks):
+        if not folder.is_dir():
+            raise FileNotFoundError(f"folder not found: {folder}")
+    found = {p.stem: p for p in sorted(masks.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+    found.update({s.removesuffix("_mask"): p for s, p in list(found.items()) if s.endswith("_mask")})
+    pictures = [p for p in sorted(images.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not pictures:
+        raise ValueError(f"no PNG, TIFF or JPEG images in {images}")
+    missing = [p.name for p in pictures if p.stem not in found]
+    if missing:
+        raise ValueError(f"{len(missing)} image(s) have no mask of the same name in {masks}: "
+                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    X, Y = [], []
+    for p in pictures:
+        img, msk = read_image(p), read_image(found[p.stem])
+        if size is None:
+            img, msk = normalize_percentile(to_gray(img, p.name).astype(np.float32)), (to_gray(msk, p.name) > 0)
+            msk = msk.astype(np.float32)
+        else:
+            img, msk = _prepare(img, msk, size, p.name)
+        X.append(img), Y.append(msk)
+    if len({x.shape for x in X}) > 1:
+        raise ValueError("the images have different sizes: pass size=... to resize them all")
+    n_test = int(round(test_fraction * len(X)))
+    return SegmentationData(torch.from_numpy(np.stack(X)[:, None]), torch.from_numpy(np.stack(Y)[:, None]),
+                            len(X) - n_test, [p.stem for p in pictures])

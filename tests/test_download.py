@@ -1,0 +1,188 @@
+"""Downloads against a local HTTP server: checksum, cache, no partial files; the Kromp loader on a
+small archive of the same layout; the folder loader."""
+import functools
+import hashlib
+import http.server
+import io
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from course_utils.download import REMOTES, DownloadError, Remote, cache_dir, fetch
+from course_utils.nuclei_data import load_folder, load_kromp, nuclei_dataset
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.startswith("/truncated"):
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            self.connection.close()
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def _remote(root, base, name, data: bytes, sha=None):
+    (root / name).write_bytes(data)
+    return Remote(f"{base}/{name}", sha or hashlib.sha256(data).hexdigest(), name)
+
+
+def test_registry_has_the_published_checksums():
+    assert REMOTES["kromp2020"].sha256 == "8285987ed4d57c46a46a55a33c1c085875ea41f429b59cde31d249741aa07ad1"
+    assert REMOTES["bsds300"].sha256 == "a5f7d0e49fe135c75518a3543ced24470156fd69305ae77845dff2a5138652b4"
+    assert REMOTES["kromp2020"].url.startswith("https://www.ebi.ac.uk/")
+
+
+def test_fetch_downloads_verifies_and_caches(server, tmp_path):
+    root, base = server
+    r = _remote(root, base, "a.bin", b"hello" * 1000)
+    path = fetch(r, cache=tmp_path / "cache", progress=False)
+    assert path.read_bytes() == b"hello" * 1000
+    (root / "a.bin").unlink()  # now only the cache can answer
+    assert fetch(r, cache=tmp_path / "cache", progress=False) == path
+
+
+def test_wrong_checksum_leaves_nothing(server, tmp_path):
+    root, base = server
+    r = _remote(root, base, "b.bin", b"data", sha="0" * 64)
+    with pytest.raises(DownloadError, match="SHA-256 .* expected 0000"):
+        fetch(r, cache=tmp_path / "cache", progress=False)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_network_errors_leave_nothing(server, tmp_path):
+    root, base = server
+    with pytest.raises(DownloadError, match="could not download"):
+        fetch(Remote(f"{base}/missing.bin", "0" * 64, "missing.bin"), cache=tmp_path / "c1", progress=False)
+    with pytest.raises((DownloadError, OSError)):
+        fetch(Remote(f"{base}/truncated", "0" * 64, "t.bin"), cache=tmp_path / "c2", progress=False)
+    assert list((tmp_path / "c1").iterdir()) == [] and list((tmp_path / "c2").iterdir()) == []
+
+
+def test_a_bad_cached_file_is_never_overwritten(server, tmp_path):
+    root, base = server
+    r = _remote(root, base, "c.bin", b"good")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "c.bin").write_bytes(b"mine")
+    with pytest.raises(DownloadError, match="Delete it and run again"):
+        fetch(r, cache=cache, progress=False)
+    assert (cache / "c.bin").read_bytes() == b"mine"
+
+
+def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "here"))
+    assert cache_dir() == tmp_path / "here" and cache_dir().is_dir()
+
+
+def _tif(a) -> bytes:
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, a)
+    return buf.getvalue()
+
+
+def _kromp_like_zip(n: int = 6) -> bytes:
+    """Same layout as the real archive: rawimages/ and groundtruth/ TIFFs, gray 16-bit or RGB with the
+    stain in one channel, labelled masks, various sizes."""
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for i in range(n):
+            h, w = (300, 400) if i % 2 else (256, 256)
+            labels = np.zeros((h, w), np.uint16)
+            yy, xx = np.mgrid[:h, :w]
+            for k in range(1, 6):
+                cy, cx = rng.integers(30, h - 30), rng.integers(30, w - 30)
+                labels[(yy - cy) ** 2 + (xx - cx) ** 2 < 25 ** 2] = k
+            signal = (labels > 0) * 3000 + rng.integers(0, 200, (h, w))
+            raw = signal.astype(np.uint16) if i % 3 else np.stack([0 * signal, 0 * signal, signal // 13], -1).astype(np.uint8)
+            z.writestr(f"dataset/rawimages/Image_{i}.tif", _tif(raw))
+            z.writestr(f"dataset/groundtruth/Image_{i}.tif", _tif(labels))
+            z.writestr(f"dataset/groundtruth_svgs/Image_{i}.svg", "<svg/>")
+    return buf.getvalue()
+
+
+def test_load_kromp_from_a_local_archive(server, tmp_path):
+    root, base = server
+    r = _remote(root, base, "kromp_test.zip", _kromp_like_zip(6))
+    cache = tmp_path / "cache"
+    data = load_kromp(remote=r, cache=cache, n_test=2, progress=False)
+    assert data.X.shape == data.Y.shape == (6, 1, 128, 128) and data.n_train == 4
+    assert data.train[0].shape == (4, 1, 128, 128) and data.test[1].shape == (2, 1, 128, 128)
+    assert set(torch.unique(data.Y).tolist()) == {0.0, 1.0}
+    assert data.X.min() >= 0 and data.X.max() <= 1
+    fg = (data.X * data.Y).sum() / data.Y.sum()
+    bg = (data.X * (1 - data.Y)).sum() / (1 - data.Y).sum()
+    assert fg > 0.6 and bg < 0.1  # the stained channel was picked (also for the RGB files)
+    assert all(((x * y).sum() / y.sum()) > 0.6 for x, y in zip(data.X, data.Y))
+    assert 0.02 < data.Y.mean() < 0.2
+    npz = cache / "kromp_test_128.npz"
+    with np.load(npz, allow_pickle=False) as f:  # no pickles inside
+        assert f["X"].shape == (6, 1, 128, 128)
+    (root / "kromp_test.zip").unlink()
+    (cache / "kromp_test.zip").unlink()  # the arrays alone are enough the second time
+    again = load_kromp(remote=r, cache=cache, n_test=2, progress=False)
+    assert torch.equal(again.X, data.X) and again.names == data.names
+
+
+def test_load_kromp_refuses_another_archive(server, tmp_path):
+    root, base = server
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("images/a.png", b"")
+    r = _remote(root, base, "other.zip", buf.getvalue())
+    with pytest.raises(ValueError, match="not the Kromp archive"):
+        load_kromp(remote=r, cache=tmp_path / "cache", progress=False)
+
+
+def test_synthetic_lab_arrays_are_fixed():
+    d = nuclei_dataset()
+    assert d.X.shape == (79, 1, 128, 128) and d.n_train == 70 and len(d.test[0]) == 9
+    assert torch.equal(d.X[:3], nuclei_dataset().X[:3])
+    with pytest.raises(ValueError, match="load_folder"):
+        nuclei_dataset("mine")
+
+
+def test_load_folder_pairs_by_name(tmp_path):
+    imgs, masks = tmp_path / "images", tmp_path / "masks"
+    imgs.mkdir(), masks.mkdir()
+    for i in range(5):
+        a = np.zeros((60, 80), np.uint8)
+        a[10:30, 20:50] = 200
+        Image.fromarray(a).save(imgs / f"cell{i}.png")
+        Image.fromarray((a > 0).astype(np.uint8) * 255).save(masks / f"cell{i}_mask.png")
+    d = load_folder(imgs, masks, size=64, test_fraction=0.2)
+    assert d.X.shape == (5, 1, 64, 64) and d.n_train == 4
+    assert d.Y.mean().item() == pytest.approx(20 * 30 / (60 * 80), abs=0.02)
+    full = load_folder(imgs, masks, size=None)
+    assert full.X.shape == (5, 1, 60, 80)
+    Image.fromarray(np.zeros((60, 80), np.uint8)).save(imgs / "orphan.png")
+    with pytest.raises(ValueError, match="orphan.png"):
+        load_folder(imgs, masks)
+    (imgs / "orphan.png").unlink()
+    (imgs / "broken.tif").write_bytes(b"not a tiff")
+    (masks / "broken.tif").write_bytes(b"not a tiff")
+    with pytest.raises(ValueError, match="cannot read image .*broken.tif"):
+        load_folder(imgs, masks)

@@ -1,0 +1,101 @@
+"""The synthetic fluorescence nuclei: shapes, exact masks, and the statistics that make them realistic."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from course_utils import nuclei
+from course_utils.nuclei import ellipse_mask, make_nuclei, normalize_percentile
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return make_nuclei(48, generator=torch.Generator().manual_seed(5))
+
+
+def test_shapes_ranges_and_reproducibility(batch):
+    x, y = batch
+    assert x.shape == y.shape == (48, 1, 128, 128) and x.dtype == y.dtype == torch.float32
+    assert x.min() >= 0 and x.max() <= 1
+    assert set(torch.unique(y).tolist()) <= {0.0, 1.0}
+    a = make_nuclei(3, (64, 96), generator=torch.Generator().manual_seed(1))
+    b = make_nuclei(3, (64, 96), generator=torch.Generator().manual_seed(1))
+    c = make_nuclei(3, (64, 96), generator=torch.Generator().manual_seed(2))
+    assert a[0].shape == (3, 1, 64, 96)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], c[0])
+    with pytest.raises(ValueError, match="at least 8x8"):
+        make_nuclei(1, 4)
+
+
+def test_ellipse_mask_is_exact():
+    m = ellipse_mask((21, 21), 10, 10, 5, 5, 0.0)
+    assert m.sum() == 81  # lattice points with i² + j² <= 25
+    e = ellipse_mask((40, 40), 20, 20, 10, 4, math.pi / 2)  # long axis vertical
+    rows, cols = np.nonzero(e)
+    assert rows.max() - rows.min() == 20 and cols.max() - cols.min() == 8
+
+
+def test_masks_are_exactly_the_drawn_ellipses():
+    canvas, mask, tex = np.zeros((32, 32)), np.zeros((32, 32), bool), np.zeros((32, 32))
+    nuclei._draw(canvas, mask, tex, 14.3, 17.8, 7.5, 4.2, 0.7, 1.0, 0.2, 0.1)
+    assert np.array_equal(mask, ellipse_mask((32, 32), 14.3, 17.8, 7.5, 4.2, 0.7))
+    assert (canvas[mask] > 0).all() and (canvas[~mask] == 0).all()
+
+
+def test_density_and_size_vary_widely(batch):
+    _, y = batch
+    cover = y.mean(dim=(1, 2, 3))
+    assert cover.min() < 0.12 and cover.max() > 0.35
+    radii = []  # equivalent radius of isolated components
+    for m in y[:, 0].numpy():
+        lab, n = ndimage.label(m)
+        radii += list(np.sqrt(np.bincount(lab.ravel())[1:] / math.pi))
+    radii = np.array(radii)
+    assert np.percentile(radii, 5) < 3.5 and (radii > 12).sum() >= 10  # from a few px to ~20 px
+
+
+def test_nuclei_touch_and_cluster():
+    rng = np.random.default_rng(0)
+    touching = 0
+    for _ in range(20):
+        ys, xs, a, b, _t = nuclei._place(rng, 128, 128, 6.0, 120)
+        r = np.sqrt(a * b)
+        d = np.hypot(ys[:, None] - ys[None], xs[:, None] - xs[None]) + np.eye(len(ys)) * 1e9
+        s = r[:, None] + r[None]
+        assert (d >= 0.75 * s - 1e-9).all()  # never much overlap
+        touching += int((d < 1.05 * s).sum() // 2)
+    assert touching > 50
+
+
+def test_nuclei_are_brighter_with_varied_texture_and_soft_edges(batch):
+    x, y = batch
+    fg = (x * y).sum(dim=(1, 2, 3)) / y.sum(dim=(1, 2, 3)).clamp_min(1)
+    bg = (x * (1 - y)).sum(dim=(1, 2, 3)) / (1 - y).sum(dim=(1, 2, 3)).clamp_min(1)
+    assert (fg > bg + 0.15).float().mean() > 0.9
+    assert bg.std() > 0.01  # background level differs between images
+    inside = torch.stack([x[i][y[i] > 0].std() for i in range(len(x))])
+    assert inside.median() > 0.05  # brightness varies within and between nuclei
+    edge = torch.from_numpy(ndimage.binary_dilation(y[:, 0].numpy(), iterations=1)
+                            ^ ndimage.binary_erosion(y[:, 0].numpy(), iterations=1))[:, None]
+    mid = ((x > 0.1) & (x < 0.9) & edge).sum() / edge.sum()
+    assert mid > 0.5  # edges are soft, not binary steps
+
+
+def test_camera_noise_is_present(batch):
+    x, y = batch
+    hp = x[..., 1:, :] - x[..., :-1, :]
+    bg = (y[..., 1:, :] == 0) & (y[..., :-1, :] == 0)
+    assert hp[bg].std() > 0.005
+
+
+def test_normalize_percentile():
+    a = np.linspace(0, 10, 1001, dtype=np.float32).reshape(7, 143)
+    n = normalize_percentile(a, 0, 100)
+    assert n.min() == 0 and n.max() == 1 and n.dtype == np.float32
+    t = torch.stack([torch.arange(100.0).view(10, 10), 5 * torch.ones(10, 10)])
+    out = normalize_percentile(t, 10, 90)
+    assert torch.is_tensor(out) and out.shape == t.shape
+    assert out[0].min() == 0 and out[0].max() == 1 and (out[1] == 0).all()  # flat image: zeros
+    assert normalize_percentile(t, 10, 90, clip=False)[0].max() > 1

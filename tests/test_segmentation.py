@@ -1,0 +1,179 @@
+"""Segmentation metrics, the simple U-Net, joint augmentation, whole-image prediction, the reference model."""
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import course_utils as cu
+from course_utils import metrics as M
+from course_utils.augment import PairAugment, augmented_batches
+from course_utils.checks import (check_bottleneck, check_decoder_block, check_encoder_block, check_precision_recall,
+                                 check_simple_unet)
+from course_utils.segmentation import predict_image
+from course_utils.simple_unet import Bottleneck, DecoderBlock, EncoderBlock, SimpleUNet
+
+
+def test_metrics_known_values():
+    pred = torch.tensor([[1, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.bool).view(2, 1, 1, 4)
+    true = torch.tensor([[1, 0, 1, 0], [1, 0, 0, 0]], dtype=torch.bool).view(2, 1, 1, 4)
+    c = M.confusion(pred, true)
+    assert (c["tp"], c["fp"], c["fn"], c["tn"]) == (2, 1, 1, 4)
+    assert M.pixel_accuracy(pred, true).item() == pytest.approx(6 / 8)
+    assert M.precision(pred, true).item() == pytest.approx(2 / 3)
+    assert M.recall(pred, true).item() == pytest.approx(2 / 3)
+    assert M.iou(pred, true).item() == pytest.approx(2 / 4)
+    assert M.dice(pred, true).item() == pytest.approx(4 / 6)
+    per = M.iou(pred, true, reduction="none")
+    assert per.tolist() == pytest.approx([1 / 3, 1.0])
+
+
+def test_metrics_empty_and_full_masks():
+    empty, full = torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4)
+    assert M.iou(empty, empty).item() == 1 and M.dice(empty, empty).item() == 1
+    assert M.precision(empty, full).item() == 1 and M.recall(empty, full).item() == 0
+    assert M.iou(empty, full).item() == 0 and M.recall(full, empty).item() == 1
+    assert M.pixel_accuracy(full, full).item() == 1
+    # accuracy misleads: predicting background everywhere scores the background fraction
+    mask = torch.zeros(1, 1, 10, 10)
+    mask[..., :2, :] = 1
+    assert M.pixel_accuracy(torch.zeros_like(mask), mask).item() == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="differ in shape"):
+        M.iou(empty, torch.zeros(1, 1, 4, 5))
+
+
+def test_dice_iou_relation_and_pr_curve():
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(8, 1, 16, 16, generator=g) < 0.3
+    logits = target.float() * 2 - 1 + torch.randn(8, 1, 16, 16, generator=g)
+    j, d = M.iou(logits > 0, target).item(), M.dice(logits > 0, target).item()
+    assert d == pytest.approx(2 * j / (1 + j))
+    t, p, r = M.pr_curve(logits, target)
+    assert t.shape == p.shape == r.shape == (41,) and t[0] == -5 and t[-1] == 5
+    assert (r[1:] <= r[:-1] + 1e-12).all()  # recall never grows with the threshold
+    assert r[0] > 0.99 and p[-5] > 0.95
+    card = M.segmentation_scores(logits, target)
+    assert set(card) == {"accuracy", "precision", "recall", "IoU", "Dice"} and card["IoU"] == pytest.approx(j)
+    assert "IoU" in M.scores_table({"a": card}, floatfmt=".3f")
+
+
+def test_simple_unet_shapes_and_blocks():
+    f, pooled = EncoderBlock(1, 4)(torch.randn(2, 1, 16, 16))
+    assert f.shape == (2, 4, 16, 16) and pooled.shape == (2, 4, 8, 8)
+    assert Bottleneck(8)(torch.randn(2, 8, 4, 4)).shape == (2, 16, 4, 4)
+    assert DecoderBlock(16)(torch.randn(2, 16, 4, 4), torch.randn(2, 8, 8, 8)).shape == (2, 8, 8, 8)
+    net = SimpleUNet(4)
+    assert net(torch.randn(3, 1, 128, 128)).shape == (3, 1, 128, 128)
+    assert sum(p.numel() for p in net.parameters()) == 7_557  # 204 + 912 + 3,552 + 2,296 + 588 + 5
+    with pytest.raises(ValueError, match="multiples of 4"):
+        net(torch.randn(1, 1, 30, 32))
+
+
+def test_block_checks_pass_the_reference_and_explain_mistakes(capsys):
+    for check, cls in [(check_encoder_block, EncoderBlock), (check_bottleneck, Bottleneck),
+                       (check_decoder_block, DecoderBlock), (check_simple_unet, SimpleUNet)]:
+        check(cls)
+    out = capsys.readouterr().out
+    assert out.count("✅") == 4 and "❌" not in out
+
+    class NoPool(nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.c = nn.Conv2d(i, o, 3, padding=1)
+
+        def forward(self, x):
+            return self.c(x), self.c(x)
+    check_encoder_block(NoPool)
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and "MaxPool2d(2) halves" in out
+
+    class Todo(nn.Module):
+        def __init__(self, *a):
+            raise NotImplementedError
+    check_decoder_block(Todo)
+    assert capsys.readouterr().out.startswith("⏳")
+
+
+def test_precision_recall_check(capsys):
+    def good(pred, target):
+        return M.precision(pred, target).item(), M.recall(pred, target).item()
+
+    def swapped(pred, target):
+        return good(pred, target)[::-1]
+
+    def nan_when_empty(pred, target):
+        tp = (pred & target).sum().item()
+        return tp / pred.sum().item() if pred.sum() else float("nan"), good(pred, target)[1]
+    check_precision_recall(good)
+    check_precision_recall(swapped)
+    check_precision_recall(nan_when_empty)
+    out = capsys.readouterr().out.split("\n")
+    assert out[0].startswith("✅") and any(line.startswith("❌ swapped") for line in out)
+    assert any("NaN" in line for line in out)
+
+
+def test_augmentation_moves_image_and_mask_together():
+    cu.seed_everything(0)
+    aug = PairAugment(elastic=True, intensity=False, p_affine=1.0, p_elastic=1.0)
+    mask = torch.zeros(1, 32, 32)
+    mask[:, 4:14, 6:25] = 1
+    for _ in range(10):
+        img, m = aug(mask.clone(), mask.clone())
+        assert set(torch.unique(m).tolist()) <= {0.0, 1.0}  # the mask stays binary
+        assert ((img > 0.5) == (m > 0.5)).float().mean() > 0.97  # same geometry as the image
+    flips = PairAugment(affine=False, intensity=False)
+    img, m = flips(torch.arange(16.0).view(1, 4, 4), torch.arange(16.0).view(1, 4, 4))
+    assert torch.equal(img, m)  # exact, same transform
+    x = torch.rand(1, 32, 32)
+    bright = PairAugment(flips=False, rot90=False, affine=False)(x, mask)
+    assert torch.equal(bright[1], mask) and not torch.equal(bright[0], x)  # intensity: image only
+    assert bright[0].min() >= 0 and bright[0].max() <= 1
+    with pytest.raises(ValueError, match="augmented_batches"):
+        aug(torch.rand(2, 1, 8, 8), torch.rand(2, 1, 8, 8))
+
+
+def test_augmented_batches():
+    X, Y = torch.rand(5, 1, 16, 16), (torch.rand(5, 1, 16, 16) > 0.5).float()
+    x, y = augmented_batches(X, Y, 7, PairAugment())()
+    assert x.shape == y.shape == (7, 1, 16, 16)
+    x, y = augmented_batches(X, Y, 3)()
+    assert any(torch.equal(x[0], X[i]) and torch.equal(y[0], Y[i]) for i in range(5))
+
+
+def test_predict_image_tiles_agree_with_one_pass():
+    torch.manual_seed(0)
+    net = nn.Sequential(*[nn.Conv2d(1 if i == 0 else 4, 4 if i < 3 else 1, 3, padding=1) for i in range(4)])
+    img = torch.rand(70, 90)
+    whole = predict_image(net, img, device="cpu")
+    tiled = predict_image(net, img, tile=32, overlap=4, device="cpu")  # receptive field 9: 4 px of context suffice
+    assert whole.shape == (70, 90) and torch.allclose(whole, tiled, atol=1e-5)
+    unet = cu.UNet(1, 1, 4, depth=2).eval()
+    assert predict_image(unet, np.random.rand(3, 1, 37, 41).astype(np.float32), device="cpu").shape == (3, 1, 37, 41)
+    assert predict_image(unet, torch.rand(1, 50, 60), device="cpu").shape == (1, 50, 60)
+
+
+def test_joint_transform_check(capsys):
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    from course_utils.checks import check_joint_transform
+    t = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomAffine(degrees=20, scale=(0.8, 1.2),
+                                                               interpolation=v2.InterpolationMode.BILINEAR)])
+
+    def good(image, mask):
+        return t(tv_tensors.Image(image), tv_tensors.Mask(mask))
+
+    def separately(image, mask):
+        return t(tv_tensors.Image(image)), t(tv_tensors.Mask(mask))
+
+    def mask_as_image(image, mask):
+        return t(tv_tensors.Image(image), tv_tensors.Image(mask))
+
+    def fixed(image, mask):
+        return image, mask
+    for fn in (good, separately, mask_as_image, fixed):
+        check_joint_transform(fn)
+    out = capsys.readouterr().out.strip().split("\n")
+    verdicts = [line for line in out if line[:1] in "✅❌⏳"]
+    assert [v[0] for v in verdicts] == ["✅", "❌", "❌", "❌"]
+    assert "transformed differently" in out[out.index(verdicts[1]) + 1] or "differently" in " ".join(out)
+    assert "tv_tensors.Mask" in " ".join(out) and "not random" in " ".join(out)
