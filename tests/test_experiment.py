@@ -3,7 +3,6 @@ import json
 
 import pytest
 import torch
-import torch.nn as nn
 
 from course_utils.dncnn import DnCNN
 from course_utils.experiment import Experiment, ExperimentMismatch
