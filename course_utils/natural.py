@@ -120,7 +120,7 @@ def _to_tensor(img: np.ndarray, gray: bool, where: str) -> torch.Tensor:
 
 def folder_images(folder, gray: bool = True) -> list[torch.Tensor]:
     """Every JPEG / PNG / TIFF / BMP image of ``folder`` (sorted by name) as (C, H, W) tensors in [0, 1]."""
-    from PIL import Image
+    from .nuclei_data import read_image
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -128,15 +128,7 @@ def folder_images(folder, gray: bool = True) -> list[torch.Tensor]:
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise ValueError(f"no JPEG, PNG, TIFF or BMP image in {folder}")
-    out = []
-    for p in paths:
-        try:
-            with Image.open(p) as im:
-                arr = np.asarray(im)
-        except Exception as e:
-            raise ValueError(f"cannot read image {p}: {type(e).__name__}: {e}") from None
-        out.append(_to_tensor(arr, gray, str(p)))
-    return out
+    return [_to_tensor(read_image(p), gray, str(p)) for p in paths]
 
 
 def _safe_extract(archive: Path, dest: Path) -> None:

@@ -118,6 +118,8 @@ def segment_nuclei(image, model: nn.Module | None = None, *, threshold: float = 
             and the image is rescaled so that nuclei are about 16 pixels across, then the mask scaled
             back. ``None``: use the image as it is.
     """
+    from skimage.transform import resize
+
     from .nuclei_data import to_gray
 
     img = np.asarray(image.cpu() if torch.is_tensor(image) else image)
@@ -129,14 +131,10 @@ def segment_nuclei(image, model: nn.Module | None = None, *, threshold: float = 
     factor = 1.0 if diameter is None else TRAINED_DIAMETER / float(diameter)
     work = img
     if abs(factor - 1.0) > 0.1:
-        from skimage.transform import resize
-
         shape = (max(8, round(img.shape[0] * factor)), max(8, round(img.shape[1] * factor)))
         work = resize(img, shape, order=1, anti_aliasing=factor < 1, preserve_range=True).astype(np.float32)
     model = model if model is not None else load_reference_nuclei_model(device)
     prob = torch.sigmoid(predict_image(model, work, tile=tile, device=device))
     if work is not img:
-        from skimage.transform import resize
-
         prob = torch.from_numpy(resize(prob.numpy(), img.shape, order=1, preserve_range=True))
     return (prob > threshold).numpy()
