@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from .files import atomic_path
 from . import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,10 +217,8 @@ def build(root: Path = ROOT) -> list[Path]:
     for path, text in planned_writes(root).items():
         if path.exists() and path.read_text(encoding="utf-8") == text:
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
         written.append(path)
     return written
 
@@ -257,9 +256,8 @@ def execute(pattern: str, root: Path = ROOT, timeout: int = 1800) -> list[Path]:
         for cell in nb.cells:  # a progress bar is stored at 0%: its updates live in the (unsaved) widget state
             if cell.cell_type == "code":
                 cell.outputs = [o for o in cell.outputs if not _is_progress_bar(o)]
-        tmp = path.with_name(path.name + ".tmp")
-        nbformat.write(nb, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            nbformat.write(nb, tmp)
         done.append(path)
     if not done:
         raise BuildError(f"no solution notebook matches {pattern!r}")

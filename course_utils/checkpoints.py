@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn as nn
+
+from .files import atomic_path
 
 __all__ = ["register_model", "save_checkpoint", "load_checkpoint", "CheckpointError", "MODEL_REGISTRY"]
 
@@ -93,15 +93,8 @@ def save_checkpoint(model: nn.Module, path, **meta) -> Path:
         "course_utils_version": __version__,
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
     return path
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from .files import atomic_path
 
 __all__ = ["Remote", "REMOTES", "DownloadError", "cache_dir", "data_dir", "fetch", "sha256sum"]
 
@@ -115,10 +116,9 @@ def fetch(remote: Remote | str, *, cache: str | os.PathLike | None = None, progr
                 f"{target} is in the cache but its SHA-256 is {got}, not {want}: it is incomplete or another "
                 f"file. Delete it and run again to download it afresh from {remote.url}, or put the right file there.")
         return target
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=remote.filename + ".", suffix=".part")
     h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as out:
             try:
                 response = urllib.request.urlopen(remote.url, timeout=timeout)
             except OSError as e:
@@ -134,12 +134,8 @@ def fetch(remote: Remote | str, *, cache: str | os.PathLike | None = None, progr
                         h.update(block)
                         bar.update(len(block))
         got = h.hexdigest()
-        if got != want:
+        if got != want:  # raised inside the block: the temporary file is deleted
             raise DownloadError(
                 f"the file downloaded from {remote.url} has SHA-256 {got}, expected {want}: the download was "
                 "corrupted or the server changed the file. It was not kept; run again to retry.")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target

@@ -18,7 +18,6 @@ Pairs are (input, target) images; PSNR assumes pixel values spanning ``data_rang
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,6 +26,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from .files import atomic_path
 from .device import get_device
 from .metrics import psnr
 
@@ -115,10 +115,9 @@ class Experiment:
 
     def save(self) -> None:
         """Write ``checkpoint.pt`` atomically (a crash mid-write keeps the previous one)."""
-        tmp = self.checkpoint_path.with_suffix(f".{os.getpid()}.tmp")
-        torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "history": self.history}, tmp)
-        os.replace(tmp, self.checkpoint_path)
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                        "history": self.history}, tmp)
 
     def evaluate(self) -> dict[str, float]:
         """Mean loss and mean per-image PSNR on the validation set (eval mode, no gradients)."""

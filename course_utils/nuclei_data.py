@@ -15,7 +15,6 @@ the rest for testing (``.train`` and ``.test`` are (X, Y) pairs).
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .files import atomic_path
 from .budget import by_budget
 from .download import REMOTES, Remote, cache_dir, fetch
 from .nuclei import make_nuclei, normalize_percentile
@@ -172,9 +172,8 @@ def load_kromp(size: int = LAB_SIZE, *, remote: Remote | str = "kromp2020", cach
     X = np.stack(images)[order][:, None]
     Y = np.stack(masks)[order][:, None]
     names = [pairs[i][0] for i in order]
-    tmp = cached.with_name(cached.stem + f".{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, X=X, Y=Y, names=np.array(names), n_train=len(X) - n_test)
-    os.replace(tmp, cached)
+    with atomic_path(cached) as tmp, open(tmp, "wb") as f:  # a file object: numpy adds no suffix
+        np.savez_compressed(f, X=X, Y=Y, names=np.array(names), n_train=len(X) - n_test)
     return SegmentationData(torch.from_numpy(X), torch.from_numpy(Y), len(X) - n_test, names)
 
 

@@ -88,3 +88,20 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
         save_checkpoint(Tiny(7), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["t.pt"]
+
+
+def test_atomic_path_keeps_the_old_file_on_failure_and_its_permissions(tmp_path):
+    import os
+
+    from course_utils.files import atomic_path
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+    os.chmod(target, 0o640)
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with atomic_path(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == 0o640
