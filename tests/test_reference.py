@@ -21,7 +21,7 @@ def test_checkpoint_is_a_documented_unet(reference):
     assert isinstance(reference, cu.UNet) and not reference.training
     assert cu.load_checkpoint(PATH, expect=cu.UNet, device="cpu").init_args == reference.init_args
     meta = reference.checkpoint_meta
-    assert meta["iou"] > 0.9 and meta["steps"] > 0 and "make_nuclei" in meta["data"]  # the target is benchmarked
+    assert meta["iou"] >= 0.95 and meta["steps"] > 0 and "make_nuclei" in meta["data"]  # the target is benchmarked
     assert PATH.stat().st_size < 10 * 2**20  # small enough for the repository
     with pytest.raises(cu.CheckpointError, match="SimpleUNet"):
         cu.load_checkpoint(PATH, expect=cu.SimpleUNet)
