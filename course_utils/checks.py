@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 __all__ = ["check_output_size", "check_conv_transpose", "check_noise2noise_batches", "check_clutter_probability",
            "check_one_shot_batches", "check_synthetic_mixtures", "check_encoder_block", "check_bottleneck",
-           "check_decoder_block", "check_simple_unet", "check_precision_recall", "check_joint_transform"]
+           "check_decoder_block", "check_simple_unet", "check_precision_recall", "check_joint_transform",
+           "check_psnr", "check_dncnn", "check_blur"]
 
 
 def _report(name: str, failures: list[str], total: int, hint: str = "") -> None:
@@ -385,3 +386,110 @@ def check_joint_transform(fn, name) -> None:
         _fail(name, "every call returns the same mask: the transform is not random",
               "use the Random... transforms of torchvision.transforms.v2.")
     _report(name, [], 1)
+
+
+# ---------------------------------------------------------------- notebook 05: PSNR and DnCNN
+
+
+@_check
+def check_psnr(fn, name) -> None:
+    """Check ``fn(x, y, data_range)`` -> the mean of the per-image PSNRs (dB) of two (N, C, H, W) batches."""
+    from . import metrics
+
+    g = torch.Generator().manual_seed(5)
+    y = torch.rand(3, 3, 16, 16, generator=g)
+    cases = [("noise of std 0.1, data_range 1", y + 0.1 * torch.randn(y.shape, generator=g), y, 1.0),
+             ("one image per noise level", y + torch.tensor([0.02, 0.1, 0.3])[:, None, None, None]
+              * torch.randn(y.shape, generator=g), y, 1.0),
+             ("the same images on the 0-255 scale", 255 * y + 25 * torch.randn(y.shape, generator=g), 255 * y, 255.0)]
+    failures = []
+    for label, x, t, r in cases:
+        got = _run(name, fn, x.clone(), t.clone(), r)
+        want = metrics.psnr(x, t, data_range=r).item()
+        try:
+            have = float(got)
+        except (TypeError, ValueError):
+            _fail(name, f"return a number (a float or a 0-d tensor), got {_shapes(got)}")
+        if abs(have - want) > 1e-3:
+            failures.append(f"{label}: you return {have:.3f} dB, expected {want:.3f} dB")
+    _report(name, failures, len(cases),
+            "per image: MSE over its C*H*W values, then 10*log10(data_range**2 / MSE); then the mean over images "
+            "(not the PSNR of the mean MSE).")
+
+
+@_check
+def check_dncnn(cls, name) -> None:
+    """Check ``cls(D, C, channels)``: DnCNN's layers in order (conv+ReLU, D x conv+BN+ReLU, conv), the
+    residual output x + f(x), shapes kept; compared with :class:`course_utils.dncnn.DnCNN` carrying the
+    same weights."""
+    import torch.nn as nn
+    from .dncnn import DnCNN
+
+    net = _build(name, cls, 3, 16, 3)
+    ref_plain = DnCNN(3, 16, 3)
+    if _n_params(net) != _n_params(ref_plain):
+        _fail(name, f"{name}(D=3, C=16, channels=3) has {_n_params(net):,} parameters, DnCNN has "
+                    f"{_n_params(ref_plain):,}", "D + 2 conv3x3 with bias (channels -> C, D x C -> C, C -> channels) "
+                                                 "and D BatchNorm2d(C); nothing else has weights.")
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    ref = DnCNN(3, 16, 3, bn_eps=bns[0].eps if bns else None)
+    conv_ref = [m for m in ref.modules() if isinstance(m, nn.Conv2d)]
+    conv_mine = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    if len(conv_mine) != len(conv_ref) or len(bns) != len(ref.bn):
+        _fail(name, f"{len(conv_mine)} Conv2d and {len(bns)} BatchNorm2d for D=3; expected {len(conv_ref)} and {len(ref.bn)}")
+    with torch.no_grad():
+        for a, b in zip(conv_mine, conv_ref):
+            if a.weight.shape != b.weight.shape or a.padding != (1, 1):
+                _fail(name, f"a convolution has weights {tuple(a.weight.shape)} and padding {a.padding}; in order "
+                            f"they should be {[tuple(c.weight.shape) for c in conv_ref]}, padding 1",
+                      "padding=1 keeps the image size.")
+            a.weight.copy_(b.weight)
+            a.bias.copy_(b.bias)
+        for a, b in zip(bns, ref.bn):
+            a.weight.copy_(b.weight)
+            a.bias.copy_(b.bias)
+    x = torch.rand(2, 3, 20, 24, generator=torch.Generator().manual_seed(0))
+    net.train(), ref.train()
+    got = _run(name, net, x.clone())
+    if not torch.is_tensor(got) or got.shape != x.shape:
+        _fail(name, f"for x of shape {tuple(x.shape)} you return {_shapes(got)}, expected the same shape")
+    want = ref(x)
+    if not torch.allclose(got, want, atol=1e-4):
+        hint = ("return x + (the last convolution's output): the network learns a correction (minus the noise)."
+                if torch.allclose(got, want - x, atol=1e-4) else
+                "conv => ReLU first, then D times conv => BatchNorm => ReLU, then a conv without ReLU; and add x.")
+        _fail(name, "with the same weights your output differs from DnCNN's", hint)
+    _report(name, [], 1)
+
+
+# ---------------------------------------------------------------- notebook 08: motion blur
+
+
+@_check
+def check_blur(fn, name) -> None:
+    """Check ``fn(image, kernel)`` -> the (C, H, W) image convolved with the (k, k) kernel (a true
+    convolution, borders reflected, same size), against :func:`course_utils.blur.blur`."""
+    from .blur import blur, motion_kernel
+
+    g = torch.Generator().manual_seed(8)
+    image = torch.rand(1, 24, 30, generator=g)
+    asymmetric = torch.zeros(5, 5)
+    asymmetric[2, 2], asymmetric[2, 4], asymmetric[0, 2] = 0.5, 0.3, 0.2
+    cases = [("a horizontal motion kernel", image, motion_kernel(5, 0, 7)),
+             ("a kernel that is not symmetric", image, asymmetric),
+             ("a colour image", torch.rand(3, 16, 16, generator=g), motion_kernel(6, 30, 9))]
+    for label, img, k in cases:
+        got = _run(name, fn, img.clone(), k.clone())
+        want = blur(img, k)
+        if not torch.is_tensor(got) or got.shape != want.shape:
+            _fail(name, f"{label}: you return {_shapes(got)}, expected {tuple(want.shape)}",
+                  "pad by k // 2 on every side (F.pad(..., mode='reflect')), then F.conv2d without padding.")
+        if not torch.allclose(got, want, atol=1e-5):
+            flipped = blur(img, k.flip(-1, -2))
+            hint = ("F.conv2d computes a correlation: flip the kernel (kernel.flip(-1, -2)) to convolve."
+                    if torch.allclose(got, flipped, atol=1e-5) else
+                    "reflect the borders (F.pad(x, (r, r, r, r), mode='reflect') with r = k // 2) and blur each "
+                    "channel with the same kernel.")
+            _fail(name, f"{label}: your image differs from the expected one by up to "
+                        f"{(got - want).abs().max().item():.3f}", hint)
+    _report(name, [], len(cases))

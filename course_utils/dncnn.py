@@ -61,7 +61,7 @@ def _check_u(D: int) -> None:
 class _Family(nn.Module):
     """Layers shared by the three variants: D + 2 convolutions, D batch norms, the original init."""
 
-    def __init__(self, D: int, C: int, channels: int, dilations: list[int], bn_eps: float | None):
+    def __init__(self, D: int, C: int, channels: int, dilations: list[int], bn_eps: float | None, init: bool):
         super().__init__()
         if D < 0 or C < 1 or channels < 1:
             raise ValueError(f"need D >= 0, C >= 1 and channels >= 1; got D={D}, C={C}, channels={channels}")
@@ -70,10 +70,11 @@ class _Family(nn.Module):
         self.conv = nn.ModuleList(
             nn.Conv2d(widths[i], widths[i + 1], 3, padding=d, dilation=d) for i, d in enumerate(dilations))
         self.bn = nn.ModuleList(nn.BatchNorm2d(C, eps=float(C) if bn_eps is None else bn_eps) for _ in range(D))
-        for conv in self.conv[:-1]:  # every conv followed by a ReLU
-            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-        for bn in self.bn:
-            nn.init.constant_(bn.weight, 1.25 * math.sqrt(C))
+        if init:
+            for conv in self.conv[:-1]:  # every conv followed by a ReLU
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            for bn in self.bn:
+                nn.init.constant_(bn.weight, 1.25 * math.sqrt(C))
 
     def layer(self, i: int, h: torch.Tensor) -> torch.Tensor:
         """Hidden layer i (1..D): conv => BN => ReLU."""
@@ -93,11 +94,14 @@ class DnCNN(_Family):
         C: channels of the hidden layers (64 in the paper).
         channels: image channels, 3 for colour (the assignment), 1 for grayscale.
         bn_eps: BatchNorm eps; ``None`` is the assignment's eps = C (see the module docstring).
+        init: the assignment's initialisation (He, BN weight 1.25·sqrt(C)); ``False`` keeps PyTorch's
+            defaults (for notebook 05's experiment on why the initialisation matters).
     Receptive field: (2D + 5) x (2D + 5) pixels.
     """
 
-    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None):
-        super().__init__(D, C, channels, [1] * (D + 2), bn_eps)
+    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None,
+                 init: bool = True):
+        super().__init__(D, C, channels, [1] * (D + 2), bn_eps, init)
 
     def forward(self, x):
         self._check(x)
@@ -113,9 +117,10 @@ class UDnCNN(_Family):
     after each of the last D/2 - 1; decoder inputs are (h + skip) / sqrt(2); y = x + f(x).
     Arguments as :class:`DnCNN`; D even, >= 2; H and W divisible by 2^(D/2 - 1)."""
 
-    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None):
+    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None,
+                 init: bool = True):
         _check_u(D)
-        super().__init__(D, C, channels, [1] * (D + 2), bn_eps)
+        super().__init__(D, C, channels, [1] * (D + 2), bn_eps, init)
 
     def forward(self, x):
         self._check(x)
@@ -141,8 +146,9 @@ class DUDnCNN(_Family):
     """Dilated U-shaped DnCNN: UDnCNN's wiring (skips added / sqrt(2)) without pooling; each conv dilated by
     its UDnCNN twin's scale (:func:`level_scales`). Arguments as :class:`DnCNN`; D even, >= 2; any H, W."""
 
-    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None):
-        super().__init__(D, C, channels, level_scales(D), bn_eps)
+    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None,
+                 init: bool = True):
+        super().__init__(D, C, channels, level_scales(D), bn_eps, init)
 
     def forward(self, x):
         self._check(x)

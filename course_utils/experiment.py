@@ -6,9 +6,9 @@ Modelled on ``nntools.Experiment`` of the original DnCNN assignment (Deledalle, 
     exp.run(num_epochs=20, plot=lambda exp: ...)   # run again after an interruption: it resumes
 
 * ``output_dir/config.json`` records what the experiment is (model class and arguments, optimizer and its
-  settings, batch size, loss, data sizes, your ``config``); ``output_dir/checkpoint.pt`` the model, the
-  optimizer state and the history after the last finished epoch (written atomically, loaded with
-  ``weights_only=True``).
+  settings, learning-rate scheduler, batch size, loss, data sizes, your ``config``); ``output_dir/checkpoint.pt``
+  the model, the optimizer and scheduler states and the history after the last finished epoch (written
+  atomically, loaded with ``weights_only=True``).
 * Creating an ``Experiment`` on an existing ``output_dir`` resumes it if the configuration is the same,
   and refuses (``ExperimentMismatch``) if it differs: nothing of the other run is overwritten.
 * ``history``: one ``{"epoch", "train_loss", "train_psnr", "val_loss", "val_psnr", "seconds"}`` per epoch.
@@ -56,13 +56,16 @@ class Experiment:
         loss_fn: default mean squared error, as in the assignment.
         data_range: for the PSNR (2.0 for images in [-1, 1], 1.0 for [0, 1]).
         config: anything else that defines the run (noise level, crop size, ...): part of the identity.
+        scheduler: a learning-rate scheduler of ``optimizer``, stepped after every batch (e.g.
+            ``OneCycleLR(optimizer, max_lr, total_steps=epochs * len(train_loader))``); checkpointed too.
         device: default :func:`~course_utils.get_device`.
     """
 
     def __init__(self, model: nn.Module, train_set, val_set, optimizer: torch.optim.Optimizer, output_dir,
                  *, batch_size: int = 4, val_batch_size: int = 4, loss_fn: Callable | None = None,
-                 data_range: float = 1.0, config: dict | None = None, device=None, num_workers: int = 0):
-        self.model, self.optimizer = model, optimizer
+                 data_range: float = 1.0, config: dict | None = None, scheduler=None, device=None,
+                 num_workers: int = 0):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loss_fn = loss_fn or nn.MSELoss()
         self.data_range = data_range
         self.device = torch.device(device) if device is not None else get_device()
@@ -73,6 +76,7 @@ class Experiment:
         self.output_dir = Path(output_dir)
         self.config = json.loads(json.dumps({
             "model": _describe(model), "optimizer": _describe(optimizer), "batch_size": batch_size,
+            "scheduler": type(scheduler).__name__ if scheduler is not None else None,
             "loss": getattr(self.loss_fn, "__name__", type(self.loss_fn).__name__), "data_range": data_range,
             "train_items": len(train_set), "val_items": len(val_set), **(config or {}),
         }))
@@ -107,16 +111,19 @@ class Experiment:
             self.config_path.write_text(json.dumps(self.config, indent=2))
 
     def load(self) -> None:
-        """Restore model, optimizer and history from ``checkpoint.pt``."""
+        """Restore model, optimizer, scheduler and history from ``checkpoint.pt``."""
         state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         self.history = list(state["history"])
 
     def save(self) -> None:
         """Write ``checkpoint.pt`` atomically (a crash mid-write keeps the previous one)."""
         with atomic_path(self.checkpoint_path) as tmp:
             torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                        "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                         "history": self.history}, tmp)
 
     def evaluate(self) -> dict[str, float]:
@@ -149,6 +156,8 @@ class Experiment:
                 loss = self.loss_fn(out, y)
                 loss.backward()
                 self.optimizer.step()
+                if self.scheduler is not None:
+                    self.scheduler.step()
                 losses.append(loss.item())
                 psnrs.append(psnr(out.detach(), y, data_range=self.data_range).item())
             record = {"epoch": epoch + 1, "train_loss": sum(losses) / max(len(losses), 1),

@@ -9,7 +9,7 @@ import torch
 from tabulate import tabulate
 
 __all__ = ["tile_batch", "voir_batch2D", "show_batch2d", "ppmatrix", "show_side_by_side", "error_map", "show_errors",
-           "explore_threshold", "widgets_available", "ERROR_COLOURS"]
+           "explore_threshold", "widgets_available", "ERROR_COLOURS", "as_picture", "TrainingMonitor"]
 
 SEPARATOR = 5  # pixels between tiles, as in the original course
 
@@ -84,11 +84,22 @@ def ppmatrix(m, message: str | None = None) -> None:
     print(tabulate(a, tablefmt="fancy_grid", floatfmt=".3f"))
 
 
+def as_picture(image) -> np.ndarray:
+    """A (C, H, W) image (C = 1 or 3) or an (H, W) one as an array for ``imshow``: (H, W) or (H, W, 3),
+    clipped to [0, 1]."""
+    a = _numpy(image)
+    if a.ndim == 3 and a.shape[0] in (1, 3):
+        a = a[0] if a.shape[0] == 1 else np.moveaxis(a, 0, -1)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"expected an image (H, W) or (C, H, W) with C = 1 or 3; got shape {a.shape}")
+    return np.clip(a, 0.0, 1.0)
+
+
 def show_side_by_side(
     images: Sequence,
     titles: Sequence[str] | None = None,
     n: int = 4,
-    k: int = 0,
+    k: int | None = 0,
     vmin: float | None = 0.0,
     vmax: float | None = 1.0,
     cmap="gray",
@@ -98,7 +109,8 @@ def show_side_by_side(
     ["input", "target", "output"])`` shows the first ``n`` images of each as rows.
 
     Each element of ``images`` is an (N, C, H, W) batch, an (N, H, W) batch of one-channel images,
-    or a single (H, W) image (as everywhere in course_utils); channel ``k`` is shown. Returns the figure.
+    or a single (H, W) image (as everywhere in course_utils); channel ``k`` is shown, or with ``k=None``
+    colour images in colour (values clipped to [0, 1]). Returns the figure.
     """
     arrays = []
     for img in images:
@@ -114,7 +126,10 @@ def show_side_by_side(
     for j, a in enumerate(arrays):
         for i in range(rows):
             ax = axes[i, j]
-            ax.imshow(a[i, k], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            if k is None:
+                ax.imshow(as_picture(a[i]), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+            else:
+                ax.imshow(a[i, k], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0 and titles is not None:
@@ -213,3 +228,57 @@ def explore_threshold(image, logits, mask, interactive: bool | None = None, thre
         draw(t, ax)
     fig.tight_layout()
     plt.show()
+
+
+class TrainingMonitor:
+    """A live figure for :meth:`course_utils.experiment.Experiment.run`: one validation pair (noisy input,
+    the model's output, clean target) and the training and validation curves (loss, PSNR), redrawn in
+    place after every epoch: ``exp.run(num_epochs, plot=TrainingMonitor(noisy, clean))``.
+
+    ``noisy`` and ``clean`` are (C, H, W) images in [0, 1] (C = 1 or 3). In Jupyter the figure updates in
+    place; elsewhere it is shown once per call.
+    """
+
+    def __init__(self, noisy, clean, title: str = ""):
+        self.noisy, self.clean, self.title, self._handle = noisy, clean, title, None
+
+    def figure(self, exp):
+        """The figure for the experiment's current state (model output and ``exp.history``)."""
+        from .training import predict
+
+        out = predict(exp.model, self.noisy[None], device=exp.device)[0]
+        fig, axes = plt.subplots(1, 5, figsize=(16, 3.2), gridspec_kw={"width_ratios": [1, 1, 1, 1.3, 1.3]})
+        for ax, img, name in zip(axes[:3], (self.noisy, out, self.clean), ("noisy", "denoised", "clean")):
+            ax.imshow(as_picture(img), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(name)
+            ax.set_axis_off()
+        epochs = [h["epoch"] for h in exp.history]
+        for ax, key in zip(axes[3:], ("loss", "psnr")):
+            ax.plot(epochs, [h[f"train_{key}"] for h in exp.history], "o-", label="training")
+            ax.plot(epochs, [h[f"val_{key}"] for h in exp.history], "o-", label="validation")
+            ax.set_xlabel("epoch")
+            ax.set_title("loss (MSE)" if key == "loss" else "PSNR (dB)")
+            if epochs:
+                ax.legend(fontsize=8)
+                if key == "loss":
+                    ax.set_yscale("log")
+        fig.suptitle(f"{self.title} epoch {exp.epoch}".strip())
+        fig.tight_layout()
+        return fig
+
+    def __call__(self, exp) -> None:
+        fig = self.figure(exp)
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+            in_jupyter = get_ipython() is not None
+        except ImportError:
+            in_jupyter = False
+        if not in_jupyter:
+            plt.show()
+            return
+        if self._handle is None:
+            self._handle = display(fig, display_id=True)
+        else:
+            self._handle.update(fig)
+        plt.close(fig)

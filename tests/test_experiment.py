@@ -62,3 +62,23 @@ def test_learning_improves_validation_psnr(tmp_path):
     start = exp.evaluate()["val_psnr"]
     exp.run(15, progress=False)
     assert exp.history[-1]["val_psnr"] > start
+
+
+def test_scheduler_is_stepped_per_batch_and_resumed(tmp_path):
+    def build():
+        torch.manual_seed(0)
+        model = DnCNN(2, 8, channels=1)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=6)  # 3 epochs x 2 batches
+        return Experiment(model, Pairs(8, 0), Pairs(4, 1), opt, tmp_path / "run", batch_size=4, device="cpu",
+                          scheduler=sched)
+
+    exp = build()
+    exp.run(1, progress=False)
+    assert exp.scheduler.last_epoch == 2
+    lr_after_one = exp.optimizer.param_groups[0]["lr"]
+    again = build()  # a new session: the schedule continues where it stopped
+    assert again.scheduler.last_epoch == 2 and again.optimizer.param_groups[0]["lr"] == lr_after_one
+    again.run(3, progress=False)
+    assert again.scheduler.last_epoch == 6 and again.optimizer.param_groups[0]["lr"] < 0.2 * lr_after_one  # annealed
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["scheduler"] == "OneCycleLR"
