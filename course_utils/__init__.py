@@ -21,9 +21,9 @@ imported by name, e.g. ``from course_utils import weak``.
   Gaussian noise, ``NoisyCrops`` pairs.
 * :mod:`~course_utils.dncnn`: DnCNN, UDnCNN, DUDnCNN, receptive fields; :mod:`~course_utils.denoising`: notebook
   05's budget, ``denoise`` (any size), the reference denoisers; :mod:`~course_utils.classical`: TV, NL-means,
-  BM3D; :mod:`~course_utils.experiment`: ``Experiment`` (checkpoint every epoch, resume).
-* :mod:`~course_utils.blur`: motion-blur kernels, blurred/sharp pairs, Wiener and Richardson-Lucy;
-  :mod:`~course_utils.patches`: ``patch_average`` (restoration by overlapping patches).
+  BM3D, Wiener, Richardson-Lucy; :mod:`~course_utils.experiment`: ``Experiment`` (checkpoint every epoch, resume).
+* :mod:`~course_utils.blur`: motion-blur kernels, blurred/sharp pairs; :mod:`~course_utils.patches`:
+  ``patch_average`` (restoration by overlapping patches).
 * :mod:`~course_utils.weak`: noise2noise and Neural Egg Separation recipes (notebooks 06 and 07).
 * :mod:`~course_utils.convtranspose` and :mod:`~course_utils.checks`: notebook 01's explorer, exercise self-checks.
 * :mod:`~course_utils.build`: solutions/ -> notebooks/ (``python -m course_utils.build``).

@@ -1,5 +1,5 @@
-"""Motion blur (notebook 08): linear motion kernels, blurring, blurred/sharp training pairs, classical
-deconvolution, and the training size of notebook 08.
+"""Motion blur: linear motion kernels, blurring, blurred/sharp training pairs: the groundwork of the deblurring
+notebook (08, planned). The classical deconvolution baselines are in :mod:`course_utils.classical`.
 
 * :func:`motion_kernel`: the (k, k) kernel of a straight camera motion of ``length`` pixels at ``angle``
   degrees, anti-aliased (the segment is supersampled), non-negative, summing to 1.
@@ -8,9 +8,6 @@ deconvolution, and the training size of notebook 08.
   Gaussian noise (sigma on the 0-255 scale).
 * :class:`BlurredCrops`: (blurred, sharp) pairs of crops, a fresh kernel and fresh noise per training item;
   fixed kernels and noise for a test set.
-* :func:`wiener` and :func:`richardson_lucy`: non-blind classical deconvolution (scikit-image), given the
-  true kernel, which the network never sees. Their defaults (balance 0.1, 10 iterations) were chosen on the
-  training images (``natural.TRAIN_IMAGES``, blur lengths 3-15, noise sigma 2), never on the test images.
 
 Images are (C, H, W) or (N, C, H, W) tensors in [0, 1].
 """
@@ -18,24 +15,14 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .budget import by_budget
 from .natural import centre_crops, random_crops
 
-__all__ = ["motion_kernel", "random_motion_kernels", "blur", "BlurredCrops", "wiener", "richardson_lucy", "budget",
-           "KERNEL_SIZE"]
+__all__ = ["motion_kernel", "random_motion_kernels", "blur", "BlurredCrops", "KERNEL_SIZE"]
 
 KERNEL_SIZE = 21  # every kernel is 21x21: lengths up to 21 pixels fit
-
-
-def budget() -> dict:
-    """Training size of notebook 08: ``steps`` of ``batch_size`` ``crop`` x ``crop`` crops, network depth ``D``
-    and width ``C``."""
-    return {"steps": by_budget(full=4000, cpu=300, fast=2), "batch_size": by_budget(full=16, cpu=8, fast=2),
-            "crop": by_budget(full=128, cpu=64, fast=48), "D": 6, "C": by_budget(full=64, cpu=32, fast=8)}
 
 
 def motion_kernel(length: float, angle: float, size: int = KERNEL_SIZE, supersample: int = 8) -> torch.Tensor:
@@ -124,28 +111,3 @@ class BlurredCrops(torch.utils.data.Dataset):
             return self.blurred[i], self.sharp[i]
         sharp = random_crops(self.images, 1, self.size)[0]
         return blur(sharp, random_motion_kernels(1, self.lengths)[0], self.sigma), sharp
-
-
-def _each(fn, blurred: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
-    x = blurred if blurred.dim() == 4 else blurred[None]
-    k = kernels if kernels.dim() == 3 else kernels[None].expand(len(x), -1, -1)
-    out = np.stack([np.stack([fn(ch.astype(np.float64), kk) for ch in img])
-                    for img, kk in zip(x.detach().cpu().numpy(), k.cpu().numpy().astype(np.float64))])
-    res = torch.from_numpy(np.clip(out, 0, 1).astype(np.float32))
-    return res if blurred.dim() == 4 else res[0]
-
-
-def wiener(blurred: torch.Tensor, kernels: torch.Tensor, balance: float = 0.1) -> torch.Tensor:
-    """Wiener deconvolution (scikit-image ``restoration.wiener``) with the true kernel(s); ``balance`` trades
-    sharpness for noise (larger: smoother). Works in the Fourier domain, so it assumes periodic borders."""
-    from skimage.restoration import wiener as sk_wiener
-
-    return _each(lambda a, k: sk_wiener(a, k, balance, clip=False), blurred, kernels)
-
-
-def richardson_lucy(blurred: torch.Tensor, kernels: torch.Tensor, num_iter: int = 10) -> torch.Tensor:
-    """Richardson-Lucy deconvolution (scikit-image) with the true kernel(s), ``num_iter`` iterations (more:
-    sharper and noisier)."""
-    from skimage.restoration import richardson_lucy as sk_rl
-
-    return _each(lambda a, k: sk_rl(a, k, num_iter=num_iter, clip=False), blurred, kernels)

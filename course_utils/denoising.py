@@ -18,7 +18,10 @@ import torch.nn.functional as F
 
 from .budget import by_budget
 from .checkpoints import load_checkpoint
+from .dncnn import DnCNN, UDnCNN
 from .download import data_dir
+from .experiment import Experiment
+from .seeding import seed_everything
 from .segmentation import predict_image
 
 __all__ = ["budget", "training_run", "denoise", "activation_stds", "load_reference_denoiser", "REFERENCE_DENOISERS"]
@@ -52,9 +55,6 @@ def training_run(cls, train_set, val_set, output_dir, *, lr: float | None = None
     one-cycle learning rate peaking at ``lr`` (default: the budget's) over ``epochs * steps_per_epoch``
     batches of ``batch_size``, stepped per batch; checkpoints in ``output_dir``. ``train_set`` should hold
     ``steps_per_epoch * batch_size`` items. Call ``.run(budget()["epochs"])`` on it."""
-    from .experiment import Experiment
-    from .seeding import seed_everything
-
     size = budget()
     lr = size["lr"] if lr is None else lr
     seed_everything(seed)
@@ -73,8 +73,6 @@ def denoise(model: nn.Module, image: torch.Tensor, *, multiple: int | None = Non
     default: what the model needs (2^(D/2 - 1) for UDnCNN, 1 otherwise). Large images are tiled by
     :func:`~course_utils.predict_image`. Returns the model's output, on the CPU, with the input's layout.
     """
-    from .dncnn import UDnCNN
-
     if image.dim() not in (3, 4):
         raise ValueError(f"expected an image (C, H, W) or a batch (N, C, H, W); got shape {tuple(image.shape)}")
     x = image if image.dim() == 4 else image[None]
@@ -95,8 +93,6 @@ def activation_stds(model: nn.Module, x: torch.Tensor) -> tuple[list[float], flo
     hidden layers' outputs (conv => BN => ReLU, training mode: BatchNorm uses the batch statistics), and
     of the correction f(x) = model(x) - x. For a :class:`~course_utils.dncnn.DnCNN`. Gradients are off and
     the model is left as it was (running statistics included)."""
-    from .dncnn import DnCNN
-
     if not isinstance(model, DnCNN):
         raise TypeError(f"activation_stds follows the layers of a DnCNN, not a {type(model).__name__}")
     was_training = model.training

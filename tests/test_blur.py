@@ -1,5 +1,5 @@
-"""Notebook 08's helpers: motion kernels, the blurring operator, blurred/sharp pairs, classical
-deconvolution, and whole-image vs patch-averaged restoration."""
+"""Deblurring groundwork (notebook 08, planned): motion kernels, the blurring operator, blurred/sharp pairs,
+classical deconvolution, and whole-image vs patch-averaged restoration."""
 import math
 
 import pytest
@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 import course_utils as cu
 from course_utils import natural
-from course_utils.blur import (BlurredCrops, blur, motion_kernel, random_motion_kernels, richardson_lucy, wiener)
+from course_utils.blur import BlurredCrops, blur, motion_kernel, random_motion_kernels
+from course_utils.classical import richardson_lucy, wiener
 from course_utils.checks import check_blur
 from course_utils.dncnn import DUDnCNN
 from course_utils.patches import patch_average
@@ -78,6 +79,12 @@ def test_classical_deconvolution_with_the_true_kernel_sharpens():
         out = fn(test.blurred, test.kernels)
         assert out.shape == test.blurred.shape and out.min() >= 0 and out.max() <= 1
         assert cu.psnr(out[inner], test.sharp[inner], data_range=1).item() > before + 1
+        one = fn(test.blurred[0], test.kernels[0])  # one image, one kernel
+        assert torch.allclose(one, out[0], atol=1e-5)
+    colour = blur(natural.centre_crops(natural.skimage_images("test", gray=False)[1:2], 64), test.kernels[0])
+    assert wiener(colour, test.kernels[0]).shape == colour.shape  # each channel with the same kernel
+    with pytest.raises(ValueError, match="one kernel per image"):
+        wiener(test.blurred, test.kernels[:1].expand(3, -1, -1))
 
 
 def test_patch_average_agrees_with_the_whole_image_away_from_patch_borders():
