@@ -181,6 +181,14 @@ def widgets_available() -> bool:
     """True when ipywidgets is installed and we run inside a Jupyter kernel (widgets can be shown)."""
     try:
         import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return _in_kernel()
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (a front end can show and update rich outputs)."""
+    try:
         from IPython import get_ipython
     except ImportError:
         return False
@@ -268,15 +276,11 @@ class TrainingMonitor:
 
     def __call__(self, exp) -> None:
         fig = self.figure(exp)
-        try:
-            from IPython import get_ipython
-            from IPython.display import display
-            in_jupyter = get_ipython() is not None
-        except ImportError:
-            in_jupyter = False
-        if not in_jupyter:
+        if not _in_kernel():
             plt.show()
             return
+        from IPython.display import display
+
         if self._handle is None:
             self._handle = display(fig, display_id=True)
         else:
