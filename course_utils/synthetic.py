@@ -83,7 +83,7 @@ class _Draw:
             counts = (self.uniform((n, 1)) >= _poisson_cdf(lam, str(self.device))).sum(1)
         else:
             counts = torch.poisson(torch.full((n,), lam, device=self.device), generator=self.g).long()
-        return torch.repeat_interleave(torch.arange(n, device=self.device), counts)
+        return torch.repeat_interleave(counts)  # 0 counts[0] times, then 1 counts[1] times, ...
 
 
 @functools.lru_cache(maxsize=64)
@@ -94,9 +94,19 @@ def _poisson_cdf(lam: float, device: str) -> torch.Tensor:
     return cdf.float().to(device)
 
 
-def _int_in(u: torch.Tensor, low: int, high: int) -> torch.Tensor:
-    """Uniform integers in [low, high] (both included) from uniforms ``u`` in [0, 1)."""
-    return (low + u * (high - low + 1)).long().clamp_max_(high)
+def _int_in(u: torch.Tensor, low, high) -> torch.Tensor:
+    """Uniform integers in [low, high] (both included) from uniforms ``u`` in [0, 1); ``low`` and
+    ``high`` are numbers, or per-column tensors for a (t, k) ``u``."""
+    ints = (u * (high - low + 1) + low).long()
+    return ints.minimum(high) if torch.is_tensor(high) else ints.clamp_max_(high)
+
+
+@functools.lru_cache(maxsize=16)
+def _side_ranges(kind: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-column (low, high) of a rectangle's two sides, for :func:`_int_in`: (long, short) of the bars,
+    (height, width) of the speckled rectangles."""
+    low, high = zip(BAR_LONG, BAR_SHORT) if kind == "bar" else zip(SPECKLE_SIDE, SPECKLE_SIDE)
+    return torch.tensor(low, device=device), torch.tensor(high, device=device)
 
 
 def _check_n(n: int, size: int) -> int:
@@ -111,33 +121,52 @@ def _check_n(n: int, size: int) -> int:
     return n
 
 
-def _stamp(out: torch.Tensor, base, pattern, values) -> None:
-    """Add small patches into ``out`` (n, size, size) in place, with one ``scatter_add_`` (on the CPU
-    about twice as fast as ``index_add_``, and as deterministic).
+def _rectangles(out: torch.Tensor, img, u, sides, longest: int, value, noise=None) -> None:
+    """Add axis-aligned rectangles into ``out`` (n, size, size) in place, each wholly inside its image.
 
-    Patch j is anchored at flat pixel ``base[j]`` (image·size² + row·size + col); ``pattern`` (.., A, B)
-    holds each patch pixel's flat offset from there and ``values`` (t, A, B) what it adds. Patch pixels
-    outside the shape carry value 0, so where they land does not matter: their index is only clamped
-    into the buffer, which saves masking the indices.
+    Rectangle j lies in image img[j]; ``u`` (t, 2) holds the uniforms that place it (row, column),
+    ``sides`` (t, 2) its (height, width) and ``value`` (t,) what each pixel gets, times
+    relu(N(0, 1)) per pixel from generator ``noise`` when one is given (speckles). A rectangle is
+    stamped as min(height, width) lines along its longer side, each ``longest`` pixels long (>= every
+    rectangle's longer side) of which the first max(height, width) are real: cutting along the longer
+    side keeps the padding small (a 50x2 bar is 2 lines, not 50).
     """
-    flat = (base.view(-1, 1, 1) + pattern).clamp_(0, out.numel() - 1)
-    out.view(-1).scatter_add_(0, flat.view(-1), values.reshape(-1))
+    size = out.shape[-1]
+    corner = (u * (size + 1 - sides)).long()  # (top, left): the whole rectangle inside the image
+    n_lines, length = sides.aminmax(dim=1)
+    rect = torch.repeat_interleave(n_lines)  # the rectangle of each line
+    k = torch.arange(rect.numel(), device=out.device) - (n_lines.cumsum(0) - n_lines).index_select(0, rect)
+    tall = (sides[:, 0] > sides[:, 1]).index_select(0, rect)  # lines run down the columns
+    first = (img * (size * size) + corner[:, 0] * size + corner[:, 1]).index_select(0, rect)
+    first += torch.where(tall, k, k * size)
+    a = torch.arange(longest, device=out.device).view(1, -1)
+    flat = torch.addcmul(first.view(-1, 1), torch.where(tall, size, 1).view(-1, 1), a)  # first + a·step
+    values = torch.where(a < length.index_select(0, rect).view(-1, 1), value.index_select(0, rect).view(-1, 1), 0.0)
+    if noise is not None:
+        values.mul_(torch.randn(values.shape, generator=noise.g, device=out.device).clamp_min_(0))
+    # padding pixels carry 0, so where they land does not matter: their index is only clamped into the buffer
+    out.view(-1).scatter_add_(0, flat.clamp_(0, out.numel() - 1).view(-1), values.view(-1))
 
 
 _DISC_TABLES: dict = {}
 
 
-def _disc_table(size: int, device: torch.device):
-    """Templates of the discs: for each radius r in RADIUS a (2R-1)² patch of the dome profile
-    0.39 - 0.36·d²/r² (0 outside the disc), and each patch pixel's flat offset dy·size + dx."""
-    key = (size, str(device))
+def _disc_rows(device: torch.device):
+    """The discs' rows, for each radius r in RADIUS: its 2r-1 rows dy = 1-r..r-1, each the dome profile
+    0.39 - 0.36·d²/r² at dx = 1-R..R-1 (0 outside the disc). Returns (profile (rows, 2R-1), dy (rows,),
+    first row of each radius (radii,))."""
+    key = str(device)
     if key not in _DISC_TABLES:
-        o = torch.arange(1 - RADIUS[1], RADIUS[1])  # |offset| < R holds every disc of radius <= R
-        dy, dx = torch.meshgrid(o, o, indexing="ij")
-        d2 = (dy**2 + dx**2).flatten().float()
-        r2 = torch.arange(RADIUS[0], RADIUS[1] + 1).float().view(-1, 1) ** 2
-        profile = (0.39 - 0.36 * d2 / r2) * (d2 < r2)  # (radii, patch)
-        _DISC_TABLES[key] = (profile.to(device), (dy * size + dx).flatten().to(device))
+        rows, dys, first = [], [], []
+        dx = torch.arange(1 - RADIUS[1], RADIUS[1]).float()
+        for r in range(RADIUS[0], RADIUS[1] + 1):
+            first.append(len(dys))
+            for dy in range(1 - r, r):
+                d2 = dx**2 + dy**2
+                rows.append((0.39 - 0.36 * d2 / r**2) * (d2 < r * r))
+                dys.append(dy)
+        _DISC_TABLES[key] = (torch.stack(rows).to(device), torch.tensor(dys, device=device),
+                             torch.tensor(first, device=device))
     return _DISC_TABLES[key]
 
 
@@ -149,12 +178,19 @@ def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, gener
     u = d.uniform((img.numel(), 4))  # one draw per disc for: radius, row, column, amplitude
     r = _int_in(u[:, 0], *RADIUS)
     span = size - 2 * r + 1  # centre in [r, size - r]: the whole disc inside the image
-    cy, cx = r + (u[:, 1] * span).long(), r + (u[:, 2] * span).long()
-    amp = 0.6 + 0.4 * u[:, 3]
-    profile, offsets = _disc_table(size, d.device)
-    out = torch.zeros(n, size, size, device=d.device)
-    _stamp(out, (img * size + cy) * size + cx, offsets, profile.index_select(0, r - RADIUS[0]).mul_(amp.view(-1, 1)))
-    return out.unsqueeze(1)
+    centre = ((img * size + r) * size + r).add_((u[:, 1] * span).long() * size).add_((u[:, 2] * span).long())
+    amp = u[:, 3].mul_(0.4).add_(0.6)
+    # each disc is stamped as its 2r-1 rows of 2R-1 pixels centred on it: the rows lie inside the image,
+    # so only the padding pixels of the very last row can pass the end, into R-1 spare elements
+    profile, dy, first = _disc_rows(d.device)
+    disc = torch.repeat_interleave(torch.arange(r.numel(), device=d.device), 2 * r - 1)
+    row = (first.index_select(0, r - RADIUS[0]) - (2 * r - 1).cumsum(0) + 2 * r - 1).index_select(0, disc)
+    row += torch.arange(disc.numel(), device=d.device)  # the table row of each stamped row
+    start = centre.index_select(0, disc).add_(dy.index_select(0, row) * size)
+    flat = start.view(-1, 1) + torch.arange(1 - RADIUS[1], RADIUS[1], device=d.device)
+    out = torch.zeros(n * size * size + RADIUS[1] - 1, device=d.device)
+    out.scatter_add_(0, flat.view(-1), profile.index_select(0, row).mul_(amp.index_select(0, disc).view(-1, 1)).view(-1))
+    return out[: n * size * size].view(n, 1, size, size)
 
 
 def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None,
@@ -172,35 +208,17 @@ def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, 
         out = add_to.view(n, size, size)
     else:
         out = torch.zeros(n, size, size, device=d.device)
-    # bars: (long x short) patches of constant value, the long side vertical or horizontal
+    # bars: constant value, long side vertical or horizontal (one scatter_add_, as for the speckles)
     img = d.counts(n, rate, size)
     u = d.uniform((img.numel(), 6))  # long side, short side, orientation, value, row, column
-    long_, short = _int_in(u[:, 0], *BAR_LONG), _int_in(u[:, 1], *BAR_SHORT)
-    vertical = u[:, 2] < 0.5
-    value = CLUTTER_MAX * u[:, 3]
-    top = (u[:, 4] * (size - torch.where(vertical, long_, short) + 1)).long()  # the whole bar inside
-    left = (u[:, 5] * (size - torch.where(vertical, short, long_) + 1)).long()
-    a = torch.arange(BAR_LONG[1], device=d.device).view(1, -1, 1)  # along the long side
-    b = torch.arange(BAR_SHORT[1], device=d.device).view(1, 1, -1)  # along the short side
-    along = (a < long_.view(-1, 1, 1)) * value.view(-1, 1, 1)  # (t, L, 1)
-    across = (b < short.view(-1, 1, 1)).float()  # (t, 1, S)
-    pattern = torch.where(vertical.view(-1, 1, 1), a * size + b, b * size + a)
-    _stamp(out, (img * size + top) * size + left, pattern, along * across)
-    # speckled rectangles: value per rectangle times relu(N(0,1)) per pixel, stamped row by row
-    # (each rectangle is `height` rows of 30 pixels, the first `width` of them real)
+    sides = _int_in(u[:, :2], *_side_ranges("bar", str(d.device)))  # (long, short)
+    sides = torch.where(u[:, 2:3] < 0.5, sides, sides.flip(1))  # (height, width): vertical or horizontal
+    _rectangles(out, img, u[:, 4:], sides, BAR_LONG[1], CLUTTER_MAX * u[:, 3])
+    # speckled rectangles: value per rectangle times relu(N(0,1)) per pixel
     img = d.counts(n, rate, size)
     u = d.uniform((img.numel(), 5))  # height, width, value, row, column
-    heights, widths = _int_in(u[:, 0], *SPECKLE_SIDE), _int_in(u[:, 1], *SPECKLE_SIDE)
-    value = CLUTTER_MAX * u[:, 2]
-    top, left = (u[:, 3] * (size - heights + 1)).long(), (u[:, 4] * (size - widths + 1)).long()
-    t = img.numel()
-    rect = torch.repeat_interleave(torch.arange(t, device=d.device), heights)  # the rectangle of each row
-    row = torch.arange(rect.numel(), device=d.device) - (heights.cumsum(0) - heights).index_select(0, rect)
-    row_base = ((img * size + top) * size + left).index_select(0, rect) + row * size
-    a = torch.arange(SPECKLE_SIDE[1], device=d.device)
-    mask = (a < widths.index_select(0, rect).view(-1, 1)) * value.index_select(0, rect).view(-1, 1)
-    values = torch.randn(mask.shape, generator=d.g, device=d.device).clamp_min_(0).mul_(mask)
-    _stamp(out, row_base, a.view(1, -1), values.unsqueeze(1))
+    _rectangles(out, img, u[:, 3:], _int_in(u[:, :2], *_side_ranges("speckle", str(d.device))), SPECKLE_SIDE[1],
+                CLUTTER_MAX * u[:, 2], noise=d)
     return add_to if add_to is not None else out.unsqueeze(1)
 
 

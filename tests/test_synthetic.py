@@ -181,3 +181,29 @@ def test_make_clutter_adds_in_place():
     assert torch.allclose(added, base + alone, atol=1e-6)
     with pytest.raises(ValueError, match="add_to must be a contiguous"):
         make_clutter(4, add_to=torch.zeros(3, 1, 64, 64))
+
+
+@pytest.mark.parametrize("sides", [(50, 2), (2, 50), (30, 30), (10, 29), (64, 1)])
+def test_rectangles_are_stamped_exactly(sides):
+    """Each rectangle covers exactly its height x width pixels, wholly inside its own image, including
+    the last image of the buffer at the bottom-right corner (where the padding could run off the end)."""
+    longest = max(sides)
+    for u in ([0.0, 0.0], [0.999, 0.999], [0.5, 0.25]):
+        out = torch.zeros(3, 64, 64)
+        S._rectangles(out, torch.tensor([2]), torch.tensor([u]), torch.tensor([sides]), longest, torch.tensor([0.7]))
+        h, w = sides
+        top, left = int(u[0] * (65 - h)), int(u[1] * (65 - w))
+        want = torch.zeros(3, 64, 64)
+        want[2, top:top + h, left:left + w] = 0.7
+        assert torch.equal(out, want)
+
+
+def test_speckled_rectangles_are_relu_normal_inside_and_zero_outside():
+    out = torch.zeros(1, 64, 64)
+    d = S._Draw(torch.Generator().manual_seed(4), None)
+    S._rectangles(out, torch.tensor([0]), torch.tensor([[0.5, 0.5]]), torch.tensor([[30, 20]]), 30,
+                  torch.tensor([1.0]), noise=d)
+    inside = out[0, 17:47, 22:42]
+    assert (out > 0).sum() == (inside > 0).sum()  # nothing outside the 30x20 rectangle
+    assert abs((inside > 0).float().mean().item() - 0.5) < 0.1  # relu(N(0,1)) is 0 half the time
+    assert abs(inside[inside > 0].mean().item() - math.sqrt(2 / math.pi)) < 0.15  # E[|Z|]
