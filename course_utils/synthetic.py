@@ -121,6 +121,14 @@ def _check_n(n: int, size: int) -> int:
     return n
 
 
+def _lines_of(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For objects made of ``counts[j]`` lines each: the object of every line, and the line's index
+    within its object (0, 1, ..., counts[j] - 1)."""
+    owner = torch.repeat_interleave(counts)  # 0 counts[0] times, then 1 counts[1] times, ...
+    k = torch.arange(owner.numel(), device=counts.device) - (counts.cumsum(0) - counts).index_select(0, owner)
+    return owner, k
+
+
 def _rectangles(out: torch.Tensor, img, u, sides, longest: int, value, noise=None) -> None:
     """Add axis-aligned rectangles into ``out`` (n, size, size) in place, each wholly inside its image.
 
@@ -134,8 +142,7 @@ def _rectangles(out: torch.Tensor, img, u, sides, longest: int, value, noise=Non
     size = out.shape[-1]
     corner = (u * (size + 1 - sides)).long()  # (top, left): the whole rectangle inside the image
     n_lines, length = sides.aminmax(dim=1)
-    rect = torch.repeat_interleave(n_lines)  # the rectangle of each line
-    k = torch.arange(rect.numel(), device=out.device) - (n_lines.cumsum(0) - n_lines).index_select(0, rect)
+    rect, k = _lines_of(n_lines)  # the rectangle of each line, and the line's index in it
     tall = (sides[:, 0] > sides[:, 1]).index_select(0, rect)  # lines run down the columns
     first = (img * (size * size) + corner[:, 0] * size + corner[:, 1]).index_select(0, rect)
     first += torch.where(tall, k, k * size)
@@ -148,26 +155,20 @@ def _rectangles(out: torch.Tensor, img, u, sides, longest: int, value, noise=Non
     out.view(-1).scatter_add_(0, flat.clamp_(0, out.numel() - 1).view(-1), values.view(-1))
 
 
-_DISC_TABLES: dict = {}
-
-
-def _disc_rows(device: torch.device):
+@functools.lru_cache(maxsize=8)
+def _disc_rows(device: str):
     """The discs' rows, for each radius r in RADIUS: its 2r-1 rows dy = 1-r..r-1, each the dome profile
     0.39 - 0.36·d²/r² at dx = 1-R..R-1 (0 outside the disc). Returns (profile (rows, 2R-1), dy (rows,),
     first row of each radius (radii,))."""
-    key = str(device)
-    if key not in _DISC_TABLES:
-        rows, dys, first = [], [], []
-        dx = torch.arange(1 - RADIUS[1], RADIUS[1]).float()
-        for r in range(RADIUS[0], RADIUS[1] + 1):
-            first.append(len(dys))
-            for dy in range(1 - r, r):
-                d2 = dx**2 + dy**2
-                rows.append((0.39 - 0.36 * d2 / r**2) * (d2 < r * r))
-                dys.append(dy)
-        _DISC_TABLES[key] = (torch.stack(rows).to(device), torch.tensor(dys, device=device),
-                             torch.tensor(first, device=device))
-    return _DISC_TABLES[key]
+    rows, dys, first = [], [], []
+    dx = torch.arange(1 - RADIUS[1], RADIUS[1]).float()
+    for r in range(RADIUS[0], RADIUS[1] + 1):
+        first.append(len(dys))
+        for dy in range(1 - r, r):
+            d2 = dx**2 + dy**2
+            rows.append((0.39 - 0.36 * d2 / r**2) * (d2 < r * r))
+            dys.append(dy)
+    return torch.stack(rows).to(device), torch.tensor(dys, device=device), torch.tensor(first, device=device)
 
 
 def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None) -> torch.Tensor:
@@ -182,10 +183,9 @@ def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, gener
     amp = u[:, 3].mul_(0.4).add_(0.6)
     # each disc is stamped as its 2r-1 rows of 2R-1 pixels centred on it: the rows lie inside the image,
     # so only the padding pixels of the very last row can pass the end, into R-1 spare elements
-    profile, dy, first = _disc_rows(d.device)
-    disc = torch.repeat_interleave(torch.arange(r.numel(), device=d.device), 2 * r - 1)
-    row = (first.index_select(0, r - RADIUS[0]) - (2 * r - 1).cumsum(0) + 2 * r - 1).index_select(0, disc)
-    row += torch.arange(disc.numel(), device=d.device)  # the table row of each stamped row
+    profile, dy, first = _disc_rows(str(d.device))
+    disc, k = _lines_of(2 * r - 1)  # the disc of each stamped row, and the row's index in it
+    row = first.index_select(0, r - RADIUS[0]).index_select(0, disc) + k  # its row in the table
     start = centre.index_select(0, disc).add_(dy.index_select(0, row) * size)
     flat = start.view(-1, 1) + torch.arange(1 - RADIUS[1], RADIUS[1], device=d.device)
     out = torch.zeros(n * size * size + RADIUS[1] - 1, device=d.device)
