@@ -1,5 +1,5 @@
 """Motion blur: linear motion kernels, blurring, blurred/sharp training pairs: the groundwork of the deblurring
-notebook (08, planned). The classical deconvolution baselines are in :mod:`course_utils.classical`.
+notebook (08). The classical deconvolution baselines are in :mod:`course_utils.classical`.
 
 * :func:`motion_kernel`: the (k, k) kernel of a straight camera motion of ``length`` pixels at ``angle``
   degrees, anti-aliased (the segment is supersampled), non-negative, summing to 1.
@@ -51,11 +51,15 @@ def motion_kernel(length: float, angle: float, size: int = KERNEL_SIZE, supersam
     return (k / k.sum()).float()
 
 
-def random_motion_kernels(n: int, lengths=(3.0, 15.0), *, size: int = KERNEL_SIZE, generator=None) -> torch.Tensor:
-    """``n`` kernels (n, size, size) with lengths uniform in ``lengths`` and angles uniform in [0, 180)."""
+def random_motion_kernels(n: int, lengths=(3.0, 15.0), *, size: int = KERNEL_SIZE, generator=None,
+                          return_params: bool = False):
+    """``n`` kernels (n, size, size) with lengths uniform in ``lengths`` and angles uniform in [0, 180).
+    With ``return_params=True``: ``(kernels, lengths, angles)``, the last two (n,) float64 tensors."""
     u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
     lo, hi = lengths
-    return torch.stack([motion_kernel(lo + (hi - lo) * float(a), 180.0 * float(b), size) for a, b in u])
+    drawn, angles = lo + (hi - lo) * u[:, 0], 180.0 * u[:, 1]
+    kernels = torch.stack([motion_kernel(float(a), float(b), size) for a, b in zip(drawn, angles)])
+    return (kernels, drawn, angles) if return_params else kernels
 
 
 def blur(images: torch.Tensor, kernels: torch.Tensor, sigma: float = 0.0, *, generator=None) -> torch.Tensor:
@@ -84,8 +88,9 @@ class BlurredCrops(torch.utils.data.Dataset):
     ``lengths`` and random angle, then Gaussian noise of ``sigma`` (0-255 scale).
 
     ``train=True``: ``length`` items, each a fresh random crop, kernel and noise. ``train=False``: the centre
-    crop of each image with a kernel and noise fixed by ``seed``; ``kernels`` holds them (for non-blind
-    methods).
+    crop of each image with a kernel and noise fixed by ``seed``; ``kernels`` (N, k, k) holds the kernels, and
+    ``motion_lengths`` and ``motion_angles`` (N,) their parameters (for non-blind methods, and to give them a
+    wrong kernel on purpose).
     """
 
     def __init__(self, images, size: int, *, lengths=(3.0, 15.0), sigma: float = 2.0, train: bool = True,
@@ -97,7 +102,8 @@ class BlurredCrops(torch.utils.data.Dataset):
         else:
             g = torch.Generator().manual_seed(seed)
             self.sharp = centre_crops(self.images, size)
-            self.kernels = random_motion_kernels(len(self.sharp), lengths, generator=g)
+            self.kernels, self.motion_lengths, self.motion_angles = random_motion_kernels(
+                len(self.sharp), lengths, generator=g, return_params=True)
             self.blurred = blur(self.sharp, self.kernels, sigma, generator=g)
             self.length = len(self.sharp)
 

@@ -182,9 +182,11 @@ def receptive_field(model: nn.Module) -> int:
 
 def measured_receptive_field(model: nn.Module, size: int = 128) -> int:
     """Side of the receptive field measured from the gradient of the centre output pixel with respect to
-    the input (eval mode, so BatchNorm does not mix pixels): the extent of the nonzero gradient."""
+    the input (eval mode, so BatchNorm does not mix pixels): the extent of the nonzero gradient. Works for
+    any image-to-image network (a U-Net too); the input has the channels of its first convolution."""
     model = model.eval()
-    x = torch.randn(1, model.channels, size, size, requires_grad=True)
+    channels = next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
+    x = torch.randn(1, channels, size, size, requires_grad=True)
     y = model(x)
     y[0, :, size // 2, size // 2].sum().backward()
     nz = (x.grad[0].abs().sum(0) > 0).nonzero()

@@ -1,4 +1,4 @@
-"""Deblurring groundwork (notebook 08, planned): motion kernels, the blurring operator, blurred/sharp pairs,
+"""Deblurring (notebook 08): motion kernels, the blurring operator, blurred/sharp pairs,
 classical deconvolution, and whole-image vs patch-averaged restoration."""
 import math
 
@@ -38,6 +38,9 @@ def test_random_kernels_are_reproducible():
     a = random_motion_kernels(4, generator=cu.make_generator(3))
     b = random_motion_kernels(4, generator=cu.make_generator(3))
     assert a.shape == (4, 21, 21) and torch.equal(a, b)
+    k, lengths, angles = random_motion_kernels(4, (5.0, 9.0), generator=cu.make_generator(3), return_params=True)
+    assert ((lengths >= 5) & (lengths <= 9)).all() and ((angles >= 0) & (angles < 180)).all()
+    assert all(torch.equal(k[i], motion_kernel(float(lengths[i]), float(angles[i]))) for i in range(4))
 
 
 def test_blur_is_a_true_convolution_with_reflected_borders():
@@ -63,6 +66,7 @@ def test_blurred_crops_train_and_test():
     test = BlurredCrops(imgs, 128, train=False, seed=1)
     again = BlurredCrops(imgs, 128, train=False, seed=1)
     assert len(test) == 4 and torch.equal(test[2][0], again[2][0]) and test.kernels.shape == (4, 21, 21)
+    assert torch.equal(test.kernels[3], motion_kernel(float(test.motion_lengths[3]), float(test.motion_angles[3])))
     assert (cu.psnr(test.blurred, test.sharp, data_range=1) < 35).item()  # visibly degraded
     train = BlurredCrops(imgs, 48, length=5)
     x, y = train[0]

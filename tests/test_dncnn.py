@@ -62,6 +62,16 @@ def test_receptive_field_formula_matches_the_gradient(D):
     assert receptive_field(DnCNN(D)) == 2 * D + 5
 
 
+def test_measured_receptive_field_of_any_network():
+    torch.manual_seed(0)
+    # a one-level U-Net: 2 convs (4 px), a 2x2 pool (1), 2 convs at scale 2 (8), the 2x2 up-convolution (1),
+    # 2 convs (4): at most 19 pixels; the pooling's argmax can hide a few of them
+    u = cu.Residual(cu.UNet(1, 1, 4, depth=1))
+    assert 15 <= measured_receptive_field(u, 64) <= 19
+    with pytest.raises(ValueError, match="larger size"):
+        measured_receptive_field(u, 16)
+
+
 def test_checkpoint_round_trip(tmp_path):
     m = UDnCNN(4, 8, channels=1)
     path = cu.save_checkpoint(m, tmp_path / "u.pt")
