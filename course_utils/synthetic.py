@@ -21,8 +21,11 @@ The four generators of the original practicals are built from them (``n`` is the
 =====================  =================================================================
 
 Each takes ``generator=`` (a ``torch.Generator``, for reproducible streams) and ``device=``; with a
-generator the images are made on the generator's device. A batch of 64 takes a few milliseconds.
-Integer ranges above are inclusive, as ``random.randint`` in the original code.
+generator the images are made on the generator's device. A batch of 64 takes a few milliseconds: the
+random numbers are drawn object set by object set, then each kind of object is stamped into every image
+of the call with one ``scatter_add_``. The tensors one call returns are views of one buffer (the noisy and
+the clean images of ``gen``, say), so they are freed together. Integer ranges above are inclusive, as
+``random.randint`` in the original code.
 """
 from __future__ import annotations
 
@@ -129,30 +132,32 @@ def _lines_of(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return owner, k
 
 
-def _rectangles(out: torch.Tensor, img, u, sides, longest: int, value, noise=None) -> None:
-    """Add axis-aligned rectangles into ``out`` (n, size, size) in place, each wholly inside its image.
+def _rectangles(flat: torch.Tensor, size: int, img, u, sides, longest: int, value, speckle=None) -> None:
+    """Add axis-aligned rectangles in place into ``flat``, the 1-D view of (images, size, size) images,
+    each rectangle wholly inside its image.
 
     Rectangle j lies in image img[j]; ``u`` (t, 2) holds the uniforms that place it (row, column),
-    ``sides`` (t, 2) its (height, width) and ``value`` (t,) what each pixel gets, times
-    relu(N(0, 1)) per pixel from generator ``noise`` when one is given (speckles). A rectangle is
+    ``sides`` (t, 2) its (height, width) and ``value`` (t,) what each pixel gets, times ``speckle``
+    (lines, longest) per pixel when given (relu(N(0, 1)) for speckled rectangles; overwritten). A rectangle is
     stamped as min(height, width) lines along its longer side, each ``longest`` pixels long (>= every
     rectangle's longer side) of which the first max(height, width) are real: cutting along the longer
     side keeps the padding small (a 50x2 bar is 2 lines, not 50).
     """
-    size = out.shape[-1]
     corner = (u * (size + 1 - sides)).long()  # (top, left): the whole rectangle inside the image
-    n_lines, length = sides.aminmax(dim=1)
+    n_lines, length = torch.minimum(sides[:, 0], sides[:, 1]), torch.maximum(sides[:, 0], sides[:, 1])
     rect, k = _lines_of(n_lines)  # the rectangle of each line, and the line's index in it
     tall = (sides[:, 0] > sides[:, 1]).index_select(0, rect)  # lines run down the columns
     first = (img * (size * size) + corner[:, 0] * size + corner[:, 1]).index_select(0, rect)
     first += torch.where(tall, k, k * size)
-    a = torch.arange(longest, device=out.device).view(1, -1)
-    flat = torch.addcmul(first.view(-1, 1), torch.where(tall, size, 1).view(-1, 1), a)  # first + a·step
-    values = torch.where(a < length.index_select(0, rect).view(-1, 1), value.index_select(0, rect).view(-1, 1), 0.0)
-    if noise is not None:
-        values.mul_(torch.randn(values.shape, generator=noise.g, device=out.device).clamp_min_(0))
+    a = torch.arange(longest, device=flat.device).view(1, -1)
+    index = torch.addcmul(first.view(-1, 1), torch.where(tall, size, 1).view(-1, 1), a)  # first + a·step
+    inside = a < length.index_select(0, rect).view(-1, 1)
+    if speckle is None:
+        values = inside * value.index_select(0, rect).view(-1, 1)
+    else:  # in place: one buffer less
+        values = speckle.mul_(inside).mul_(value.index_select(0, rect).view(-1, 1))
     # padding pixels carry 0, so where they land does not matter: their index is only clamped into the buffer
-    out.view(-1).scatter_add_(0, flat.clamp_(0, out.numel() - 1).view(-1), values.view(-1))
+    flat.scatter_add_(0, index.clamp_(0, flat.numel() - 1).view(-1), values.view(-1))
 
 
 @functools.lru_cache(maxsize=8)
@@ -171,26 +176,85 @@ def _disc_rows(device: str):
     return torch.stack(rows).to(device), torch.tensor(dys, device=device), torch.tensor(first, device=device)
 
 
-def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None) -> torch.Tensor:
-    """Clean 'cells': (n, 1, size, size) float images of dome-shaped discs (see module docstring)."""
-    n = _check_n(n, size)
-    d = _Draw(generator, device)
-    img = d.counts(n, rate, size)
-    u = d.uniform((img.numel(), 4))  # one draw per disc for: radius, row, column, amplitude
+def _discs(flat: torch.Tensor, size: int, img, u) -> None:
+    """Add dome-shaped discs in place into ``flat``, the 1-D view of (images, size, size) images followed
+    by RADIUS[1] - 1 spare elements. Disc j lies in image img[j]; ``u`` (t, 4) holds its uniforms
+    (radius, row, column, amplitude)."""
     r = _int_in(u[:, 0], *RADIUS)
     span = size - 2 * r + 1  # centre in [r, size - r]: the whole disc inside the image
     centre = ((img * size + r) * size + r).add_((u[:, 1] * span).long() * size).add_((u[:, 2] * span).long())
-    amp = u[:, 3].mul_(0.4).add_(0.6)
+    amp = u[:, 3] * 0.4 + 0.6
     # each disc is stamped as its 2r-1 rows of 2R-1 pixels centred on it: the rows lie inside the image,
-    # so only the padding pixels of the very last row can pass the end, into R-1 spare elements
-    profile, dy, first = _disc_rows(str(d.device))
+    # so only the padding pixels of the very last row can pass the end, into the R-1 spare elements
+    profile, dy, first = _disc_rows(str(flat.device))
     disc, k = _lines_of(2 * r - 1)  # the disc of each stamped row, and the row's index in it
     row = first.index_select(0, r - RADIUS[0]).index_select(0, disc) + k  # its row in the table
     start = centre.index_select(0, disc).add_(dy.index_select(0, row) * size)
-    flat = start.view(-1, 1) + torch.arange(1 - RADIUS[1], RADIUS[1], device=d.device)
-    out = torch.zeros(n * size * size + RADIUS[1] - 1, device=d.device)
-    out.scatter_add_(0, flat.view(-1), profile.index_select(0, row).mul_(amp.index_select(0, disc).view(-1, 1)).view(-1))
-    return out[: n * size * size].view(n, 1, size, size)
+    index = start.view(-1, 1) + torch.arange(1 - RADIUS[1], RADIUS[1], device=flat.device)
+    flat.scatter_add_(0, index.view(-1), profile.index_select(0, row).mul_(amp.index_select(0, disc).view(-1, 1)).view(-1))
+
+
+def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...], *, cell_rate: float = CELL_RATE,
+            clutter_rate: float = CLUTTER_RATE, size: int = IMAGE_SIZE, generator=None, device=None,
+            add_to: torch.Tensor | None = None) -> torch.Tensor:
+    """``layers`` stacks of ``n`` images, as one (layers, n, 1, size, size) tensor: one set of cells, shown
+    in the layers listed in ``cells``, and an independent clutter for each layer listed in ``clutter``.
+
+    Everything random is drawn first, in a fixed order (the cells, then per clutter layer its bars, its
+    speckled rectangles and their noise), then each kind of object is stamped into all its layers at once:
+    one scatter for the discs, one for the bars, one for the speckled rectangles. ``add_to`` (clutter only):
+    an (n, 1, size, size) tensor to add the clutter to, in place, and return.
+    """
+    n = _check_n(n, size)
+    d = _Draw(generator, device)
+    area = n * size * size
+    if add_to is not None:
+        if add_to.shape != (n, 1, size, size) or not add_to.is_contiguous() or add_to.device != d.device:
+            raise ValueError(f"add_to must be a contiguous ({n}, 1, {size}, {size}) tensor on {d.device}, "
+                             f"got {tuple(add_to.shape)} on {add_to.device}")
+        flat = add_to.view(-1)
+    else:  # the discs' padding may pass the end of the last image by R-1 elements
+        flat = torch.zeros(layers * area + (RADIUS[1] - 1 if cells else 0), device=d.device)
+    if cells:
+        disc_img = d.counts(n, cell_rate, size) + cells[0] * n
+        disc_u = d.uniform((disc_img.numel(), 4))  # radius, row, column, amplitude
+    bars, specks, speckle = [], [], []
+    for layer in clutter:
+        img = d.counts(n, clutter_rate, size) + layer * n
+        bars.append((img, d.uniform((img.numel(), 6))))  # long side, short side, orientation, value, row, column
+        img = d.counts(n, clutter_rate, size) + layer * n
+        u = d.uniform((img.numel(), 5))  # height, width, value, row, column
+        sides = _int_in(u[:, :2], *_side_ranges("speckle", str(d.device)))
+        specks.append((img, u, sides))
+        n_lines = int(torch.minimum(sides[:, 0], sides[:, 1]).sum())  # as _rectangles cuts them
+        speckle.append(torch.randn((n_lines, SPECKLE_SIDE[1]), generator=d.g, device=d.device).clamp_min_(0))
+    if cells:
+        _discs(flat, size, disc_img, disc_u)
+        images = flat[: layers * area].view(layers, area)
+        for layer in cells[1:]:
+            images[layer].copy_(images[cells[0]])
+    if clutter:
+        img, u = _cat(bars)
+        sides = _int_in(u[:, :2], *_side_ranges("bar", str(d.device)))  # (long, short)
+        sides = torch.where(u[:, 2:3] < 0.5, sides, sides.flip(1))  # (height, width): vertical or horizontal
+        _rectangles(flat, size, img, u[:, 4:], sides, BAR_LONG[1], CLUTTER_MAX * u[:, 3])
+        img, u, sides = _cat(specks)
+        _rectangles(flat, size, img, u[:, 3:], sides, SPECKLE_SIDE[1], CLUTTER_MAX * u[:, 2], speckle=_cat(speckle))
+    if add_to is not None:
+        return add_to
+    return flat[: layers * area].view(layers, n, 1, size, size)
+
+
+def _cat(parts: list):
+    """Concatenate per-layer draws: a list of tensors, or of tuples of tensors, joined along dim 0."""
+    if isinstance(parts[0], tuple):
+        return tuple(_cat(list(p)) for p in zip(*parts))
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None) -> torch.Tensor:
+    """Clean 'cells': (n, 1, size, size) float images of dome-shaped discs (see module docstring)."""
+    return _render(n, 1, (0,), (), cell_rate=rate, size=size, generator=generator, device=device)[0]
 
 
 def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None,
@@ -199,33 +263,14 @@ def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, 
 
     ``add_to``: an (n, 1, size, size) float tensor to add the clutter to, in place, and return (it saves
     allocating and adding a separate clutter image)."""
-    n = _check_n(n, size)
-    d = _Draw(generator, device)
-    if add_to is not None:
-        if add_to.shape != (n, 1, size, size) or not add_to.is_contiguous() or add_to.device != d.device:
-            raise ValueError(f"add_to must be a contiguous ({n}, 1, {size}, {size}) tensor on {d.device}, "
-                             f"got {tuple(add_to.shape)} on {add_to.device}")
-        out = add_to.view(n, size, size)
-    else:
-        out = torch.zeros(n, size, size, device=d.device)
-    # bars: constant value, long side vertical or horizontal (one scatter_add_, as for the speckles)
-    img = d.counts(n, rate, size)
-    u = d.uniform((img.numel(), 6))  # long side, short side, orientation, value, row, column
-    sides = _int_in(u[:, :2], *_side_ranges("bar", str(d.device)))  # (long, short)
-    sides = torch.where(u[:, 2:3] < 0.5, sides, sides.flip(1))  # (height, width): vertical or horizontal
-    _rectangles(out, img, u[:, 4:], sides, BAR_LONG[1], CLUTTER_MAX * u[:, 3])
-    # speckled rectangles: value per rectangle times relu(N(0,1)) per pixel
-    img = d.counts(n, rate, size)
-    u = d.uniform((img.numel(), 5))  # height, width, value, row, column
-    _rectangles(out, img, u[:, 3:], _int_in(u[:, :2], *_side_ranges("speckle", str(d.device))), SPECKLE_SIDE[1],
-                CLUTTER_MAX * u[:, 2], noise=d)
-    return add_to if add_to is not None else out.unsqueeze(1)
+    out = _render(n, 1, (), (0,), clutter_rate=rate, size=size, generator=generator, device=device, add_to=add_to)
+    return out if add_to is not None else out[0]
 
 
 def gen(n: int, *, generator=None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Supervised pairs ``(noisy, clean)``, each (n, 1, 64, 64): clean cells plus clutter at 0.0003."""
-    clean = make_cells(n, generator=generator, device=device)
-    return make_clutter(n, CLUTTER_RATE, generator=generator, device=device, add_to=clean.clone()), clean
+    noisy, clean = _render(n, 2, (0, 1), (0,), clutter_rate=CLUTTER_RATE, generator=generator, device=device)
+    return noisy, clean
 
 
 def gen_noise2noise(n: int, *, generator=None, device=None, return_clean: bool = False):
@@ -235,19 +280,17 @@ def gen_noise2noise(n: int, *, generator=None, device=None, return_clean: bool =
     Learning Image Restoration without Clean Data", ICML). With ``return_clean=True`` the clean
     images come third, for evaluation only: a noise2noise model never trains on them.
     """
-    clean = make_cells(n, generator=generator, device=device)
-    noisy1 = make_clutter(n, N2N_CLUTTER_RATE, generator=generator, device=device, add_to=clean.clone())
-    noisy2 = make_clutter(n, N2N_CLUTTER_RATE, generator=generator, device=device,
-                          add_to=clean.clone() if return_clean else clean)  # the clean images become copy 2
-    return (noisy1, noisy2, clean) if return_clean else (noisy1, noisy2)
+    layers = 3 if return_clean else 2
+    return tuple(_render(n, layers, tuple(range(layers)), (0, 1), clutter_rate=N2N_CLUTTER_RATE,
+                         generator=generator, device=device))
 
 
 def gen1_NES(n: int, *, generator=None, device=None) -> torch.Tensor:
     """Noisy images only, (n, 1, 64, 64): clean cells plus clutter at 0.0003 (Neural Egg Separation,
     Halperin, Ephrat and Hoshen 2018: the mixtures)."""
-    return make_clutter(n, CLUTTER_RATE, generator=generator, device=device, add_to=make_cells(n, generator=generator, device=device))
+    return _render(n, 1, (0,), (0,), clutter_rate=CLUTTER_RATE, generator=generator, device=device)[0]
 
 
 def gen2_NES(n: int, *, generator=None, device=None) -> torch.Tensor:
     """Noise samples only, (n, 1, 64, 64): clutter at 0.0003, no cells (NES: the known noise source)."""
-    return make_clutter(n, CLUTTER_RATE, generator=generator, device=device)
+    return _render(n, 1, (), (0,), clutter_rate=CLUTTER_RATE, generator=generator, device=device)[0]

@@ -190,7 +190,8 @@ def test_rectangles_are_stamped_exactly(sides):
     longest = max(sides)
     for u in ([0.0, 0.0], [0.999, 0.999], [0.5, 0.25]):
         out = torch.zeros(3, 64, 64)
-        S._rectangles(out, torch.tensor([2]), torch.tensor([u]), torch.tensor([sides]), longest, torch.tensor([0.7]))
+        S._rectangles(out.view(-1), 64, torch.tensor([2]), torch.tensor([u]), torch.tensor([sides]), longest,
+                      torch.tensor([0.7]))
         h, w = sides
         top, left = int(u[0] * (65 - h)), int(u[1] * (65 - w))
         want = torch.zeros(3, 64, 64)
@@ -200,10 +201,25 @@ def test_rectangles_are_stamped_exactly(sides):
 
 def test_speckled_rectangles_are_relu_normal_inside_and_zero_outside():
     out = torch.zeros(1, 64, 64)
-    d = S._Draw(torch.Generator().manual_seed(4), None)
-    S._rectangles(out, torch.tensor([0]), torch.tensor([[0.5, 0.5]]), torch.tensor([[30, 20]]), 30,
-                  torch.tensor([1.0]), noise=d)
+    noise = torch.randn((20, 30), generator=torch.Generator().manual_seed(4)).clamp_min_(0)  # 20 lines of 30
+    S._rectangles(out.view(-1), 64, torch.tensor([0]), torch.tensor([[0.5, 0.5]]), torch.tensor([[30, 20]]), 30,
+                  torch.tensor([1.0]), speckle=noise)
     inside = out[0, 17:47, 22:42]
     assert (out > 0).sum() == (inside > 0).sum()  # nothing outside the 30x20 rectangle
     assert abs((inside > 0).float().mean().item() - 0.5) < 0.1  # relu(N(0,1)) is 0 half the time
     assert abs(inside[inside > 0].mean().item() - math.sqrt(2 / math.pi)) < 0.15  # E[|Z|]
+
+
+def test_images_of_one_call_share_a_buffer_but_not_pixels():
+    """The tensors of one call are views of one buffer: writing to one leaves the others unchanged, and
+    every noisy copy holds exactly the clean cells plus non-negative clutter."""
+    n1, n2, clean = cu.gen_noise2noise(16, generator=torch.Generator().manual_seed(2), return_clean=True)
+    assert n1.untyped_storage().data_ptr() == clean.untyped_storage().data_ptr()
+    assert (n1 - clean).min() >= 0 and (n2 - clean).min() >= 0
+    assert ((n1 > clean) != (n2 > clean)).any()  # independent clutter
+    before = clean.clone()
+    n1.zero_()
+    n2.fill_(7)
+    assert torch.equal(clean, before) and before.sum() > 0
+    noisy, clean = cu.gen(8, generator=torch.Generator().manual_seed(2))
+    assert noisy.is_contiguous() and clean.is_contiguous() and (noisy - clean).min() >= 0
