@@ -191,7 +191,8 @@ def _discs(flat: torch.Tensor, size: int, img, u) -> None:
     row = first.index_select(0, r - RADIUS[0]).index_select(0, disc) + k  # its row in the table
     start = centre.index_select(0, disc).add_(dy.index_select(0, row) * size)
     index = start.view(-1, 1) + torch.arange(1 - RADIUS[1], RADIUS[1], device=flat.device)
-    flat.scatter_add_(0, index.view(-1), profile.index_select(0, row).mul_(amp.index_select(0, disc).view(-1, 1)).view(-1))
+    values = profile.index_select(0, row).mul_(amp.index_select(0, disc).view(-1, 1))
+    flat.scatter_add_(0, index.view(-1), values.view(-1))
 
 
 def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...], *, cell_rate: float = CELL_RATE,
