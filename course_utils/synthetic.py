@@ -201,10 +201,10 @@ def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...
     """``layers`` stacks of ``n`` images, as one (layers, n, 1, size, size) tensor: one set of cells, shown
     in the layers listed in ``cells``, and an independent clutter for each layer listed in ``clutter``.
 
-    Everything random is drawn first, in a fixed order (the cells, then per clutter layer its bars, its
-    speckled rectangles and their noise), then each kind of object is stamped into all its layers at once:
-    one scatter for the discs, one for the bars, one for the speckled rectangles. ``add_to`` (clutter only):
-    an (n, 1, size, size) tensor to add the clutter to, in place, and return.
+    The random numbers come in a fixed order: the cells, then per clutter layer its bars, its speckled
+    rectangles and their noise. Each kind of object is stamped into all its layers at once: one scatter for
+    the discs (right after their draw), one for the bars, one for the speckled rectangles.
+    ``add_to`` (clutter only): an (n, 1, size, size) tensor to add the clutter to, in place, and return.
     """
     n = _check_n(n, size)
     d = _Draw(generator, device)
@@ -216,9 +216,12 @@ def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...
         flat = add_to.view(-1)
     else:  # the discs' padding may pass the end of the last image by R-1 elements
         flat = torch.zeros(layers * area + (RADIUS[1] - 1 if cells else 0), device=d.device)
-    if cells:
-        disc_img = d.counts(n, cell_rate, size) + cells[0] * n
-        disc_u = d.uniform((disc_img.numel(), 4))  # radius, row, column, amplitude
+    if cells:  # stamped at once (stamping draws nothing), so their temporaries are gone before the clutter's
+        img = d.counts(n, cell_rate, size) + cells[0] * n
+        _discs(flat, size, img, d.uniform((img.numel(), 4)))  # uniforms: radius, row, column, amplitude
+        images = flat[: layers * area].view(layers, area)
+        for layer in cells[1:]:
+            images[layer].copy_(images[cells[0]])
     bars, specks, speckle = [], [], []
     for layer in clutter:
         img = d.counts(n, clutter_rate, size) + layer * n
@@ -229,11 +232,6 @@ def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...
         specks.append((img, u, sides))
         n_lines = int(torch.minimum(sides[:, 0], sides[:, 1]).sum())  # as _rectangles cuts them
         speckle.append(torch.randn((n_lines, SPECKLE_SIDE[1]), generator=d.g, device=d.device).clamp_min_(0))
-    if cells:
-        _discs(flat, size, disc_img, disc_u)
-        images = flat[: layers * area].view(layers, area)
-        for layer in cells[1:]:
-            images[layer].copy_(images[cells[0]])
     if clutter:
         img, u = _cat(bars)
         sides = _int_in(u[:, :2], *_side_ranges("bar", str(d.device)))  # (long, short)
