@@ -24,14 +24,16 @@ Each takes ``generator=`` (a ``torch.Generator``, for reproducible streams) and 
 generator the images are made on the generator's device. A batch of 64 takes a few milliseconds: the
 random numbers are drawn object set by object set, then each kind of object is stamped into every image
 of the call with one ``scatter_add_``. The tensors one call returns are views of one buffer (the noisy and
-the clean images of ``gen``, say), so they are freed together. Integer ranges above are inclusive, as
-``random.randint`` in the original code.
+the clean images of ``gen``, say), so they are freed together. On the CPU the large temporaries (indices,
+masks, the speckles' noise) go to a few MB of memory each thread keeps for the next call (:class:`_Scratch`).
+Integer ranges above are inclusive, as ``random.randint`` in the original code.
 """
 from __future__ import annotations
 
 import functools
 import math
 import operator
+import threading
 
 import torch
 
@@ -73,8 +75,9 @@ class _Draw:
         """Uniform numbers in [0, 1) of ``shape``."""
         return torch.rand(shape, generator=self.g, device=self.device)
 
-    def counts(self, n, rate, size, inverse_cdf: bool | None = None):
-        """Per image, a Poisson(rate·size²) number of objects; returns the image index of each object.
+    def counts(self, n, rate, size, offset: int = 0, inverse_cdf: bool | None = None):
+        """Per image, a Poisson(rate·size²) number of objects; returns the image index of each object,
+        plus ``offset`` (the first image's index in the buffer).
 
         ``torch.poisson`` on CPU and CUDA; elsewhere (Apple MPS, where it may be missing) the same law by
         inverse CDF from uniforms, exact up to float32 rounding.
@@ -85,8 +88,15 @@ class _Draw:
         if inverse_cdf:
             counts = (self.uniform((n, 1)) >= _poisson_cdf(lam, str(self.device))).sum(1)
         else:
-            counts = torch.poisson(torch.full((n,), lam, device=self.device), generator=self.g).long()
-        return torch.repeat_interleave(counts)  # 0 counts[0] times, then 1 counts[1] times, ...
+            counts = torch.poisson(_means(n, lam, str(self.device)), generator=self.g).long()
+        img = torch.repeat_interleave(counts)  # 0 counts[0] times, then 1 counts[1] times, ...
+        return img.add_(offset) if offset else img
+
+
+@functools.lru_cache(maxsize=64)
+def _means(n: int, lam: float, device: str) -> torch.Tensor:
+    """(n,) tensor of Poisson means lam (read only), kept: a batch size asks for the same one every call."""
+    return torch.full((n,), lam, device=device)
 
 
 @functools.lru_cache(maxsize=64)
@@ -97,19 +107,32 @@ def _poisson_cdf(lam: float, device: str) -> torch.Tensor:
     return cdf.float().to(device)
 
 
-def _int_in(u: torch.Tensor, low, high) -> torch.Tensor:
+def _int_in(u: torch.Tensor, low, high, span=None) -> torch.Tensor:
     """Uniform integers in [low, high] (both included) from uniforms ``u`` in [0, 1); ``low`` and
-    ``high`` are numbers, or per-column tensors for a (t, k) ``u``."""
-    ints = (u * (high - low + 1) + low).long()
+    ``high`` are numbers, or per-column tensors for a (t, k) ``u``; ``span``: high - low + 1, if at hand."""
+    ints = (u * (high - low + 1 if span is None else span) + low).long()
     return ints.minimum(high) if torch.is_tensor(high) else ints.clamp_max_(high)
 
 
 @functools.lru_cache(maxsize=16)
-def _side_ranges(kind: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-column (low, high) of a rectangle's two sides, for :func:`_int_in`: (long, short) of the bars,
-    (height, width) of the speckled rectangles."""
+def _side_ranges(kind: str, device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-column (low, high, span) of a rectangle's two sides, for :func:`_int_in`: (long, short) of the
+    bars, (height, width) of the speckled rectangles."""
     low, high = zip(BAR_LONG, BAR_SHORT) if kind == "bar" else zip(SPECKLE_SIDE, SPECKLE_SIDE)
-    return torch.tensor(low, device=device), torch.tensor(high, device=device)
+    low, high = torch.tensor(low, device=device), torch.tensor(high, device=device)
+    return low, high, high - low + 1
+
+
+@functools.lru_cache(maxsize=16)
+def _strides(size: int, device: str) -> torch.Tensor:
+    """(size, 1): how far one row and one column move in a flattened size x size image."""
+    return torch.tensor([size, 1], device=device)
+
+
+@functools.lru_cache(maxsize=16)
+def _steps(length: int, device: str) -> torch.Tensor:
+    """The (1, length) row 0, 1, ..., length - 1: the steps along a stamped line."""
+    return torch.arange(length, device=device).view(1, -1)
 
 
 def _check_n(n: int, size: int) -> int:
@@ -124,6 +147,56 @@ def _check_n(n: int, size: int) -> int:
     return n
 
 
+class _Scratch:
+    """Reusable CPU memory for one call's large temporaries (the stamped lines' indices, values and masks).
+
+    Allocating and freeing a few MB per call costs more than the arithmetic on this scale: the C library
+    hands freed memory back to the system and page faults take it again on the next call. So each thread
+    keeps one buffer per dtype (at most ``KEEP`` bytes each; larger calls allocate as usual) and a call
+    takes consecutive pieces of it. Off the CPU it allocates as usual (CUDA's allocator caches already).
+    Nothing a generator returns lives here.
+    """
+
+    KEEP = 16 << 20
+    _local = threading.local()
+
+    def __init__(self, device: torch.device):
+        self.buffers = self._local.__dict__.setdefault("buffers", {}) if device.type == "cpu" else None
+        self.device, self.used = device, {}
+
+    def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """An uninitialised tensor of ``shape``, not overlapping any other piece of this call."""
+        numel = math.prod(shape)
+        if self.buffers is None:
+            return torch.empty(shape, dtype=dtype, device=self.device)
+        start, buf = self.used.get(dtype, 0), self.buffers.get(dtype)
+        if buf is None or start + numel > buf.numel():
+            grown = (start + numel) * 3 // 2  # with room to spare, so that it settles after a few calls
+            if grown * dtype.itemsize > self.KEEP:
+                return torch.empty(shape, dtype=dtype)
+            buf = self.buffers[dtype] = torch.empty(grown, dtype=dtype)  # the old one lives on in its pieces
+        self.used[dtype] = start + numel
+        return buf[start:start + numel].view(shape)
+
+    def reset(self, *dtypes: torch.dtype) -> None:
+        """Let later pieces reuse the memory of the earlier ones of these dtypes (all by default)."""
+        for dtype in dtypes or list(self.used):
+            self.used.pop(dtype, None)
+
+    @staticmethod
+    def join(parts: list[torch.Tensor]) -> torch.Tensor:
+        """``torch.cat(parts)``, without a copy when the parts are consecutive pieces of one buffer."""
+        if len(parts) == 1:
+            return parts[0]
+        first, end = parts[0], parts[0].storage_offset() + parts[0].numel()
+        for p in parts[1:]:
+            if p.untyped_storage().data_ptr() != first.untyped_storage().data_ptr() or p.storage_offset() != end:
+                return torch.cat(parts)
+            end += p.numel()
+        rows = (end - first.storage_offset()) // math.prod(first.shape[1:])
+        return first.as_strided((rows,) + first.shape[1:], first.stride())
+
+
 def _lines_of(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """For objects made of ``counts[j]`` lines each: the object of every line, and the line's index
     within its object (0, 1, ..., counts[j] - 1)."""
@@ -132,32 +205,46 @@ def _lines_of(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return owner, k
 
 
-def _rectangles(flat: torch.Tensor, size: int, img, u, sides, longest: int, value, speckle=None) -> None:
+def _rectangles(flat: torch.Tensor, size: int, img, u, sides, longest: int, value, speckle=None,
+                spare: bool = False, scratch: _Scratch | None = None) -> None:
     """Add axis-aligned rectangles in place into ``flat``, the 1-D view of (images, size, size) images,
-    each rectangle wholly inside its image.
+    each rectangle wholly inside its image; ``spare``: ``flat`` ends with (longest - 1)·size spare elements.
 
     Rectangle j lies in image img[j]; ``u`` (t, 2) holds the uniforms that place it (row, column),
     ``sides`` (t, 2) its (height, width) and ``value`` (t,) what each pixel gets, times ``speckle``
     (lines, longest) per pixel when given (relu(N(0, 1)) for speckled rectangles; overwritten). A rectangle is
     stamped as min(height, width) lines along its longer side, each ``longest`` pixels long (>= every
     rectangle's longer side) of which the first max(height, width) are real: cutting along the longer
-    side keeps the padding small (a 50x2 bar is 2 lines, not 50).
+    side keeps the padding small (a 50x2 bar is 2 lines, not 50). ``scratch``: where the temporaries go.
     """
+    scratch = scratch or _Scratch(flat.device)
     corner = (u * (size + 1 - sides)).long()  # (top, left): the whole rectangle inside the image
     n_lines, length = torch.minimum(sides[:, 0], sides[:, 1]), torch.maximum(sides[:, 0], sides[:, 1])
     rect, k = _lines_of(n_lines)  # the rectangle of each line, and the line's index in it
     tall = (sides[:, 0] > sides[:, 1]).index_select(0, rect)  # lines run down the columns
-    first = (img * (size * size) + corner[:, 0] * size + corner[:, 1]).index_select(0, rect)
+    first = (corner * _strides(size, str(flat.device))).sum(1).add_(img * (size * size)).index_select(0, rect)
     first += torch.where(tall, k, k * size)
-    a = torch.arange(longest, device=flat.device).view(1, -1)
-    index = torch.addcmul(first.view(-1, 1), torch.where(tall, size, 1).view(-1, 1), a)  # first + a·step
-    inside = a < length.index_select(0, rect).view(-1, 1)
+    a = _steps(longest, str(flat.device))
+    shape = (first.numel(), longest)
+    index = torch.addcmul(first.view(-1, 1), torch.where(tall, size, 1).view(-1, 1), a,
+                          out=scratch.empty(shape, torch.long))  # first + a·step
+    inside = torch.index_select(_line_masks(longest, str(flat.device), flat.dtype), 0, length.index_select(0, rect),
+                                out=scratch.empty(shape, flat.dtype))  # 1 on the line's real pixels, else 0
     if speckle is None:
-        values = inside * value.index_select(0, rect).view(-1, 1)
+        values = inside.mul_(value.index_select(0, rect).view(-1, 1))
     else:  # in place: one buffer less
         values = speckle.mul_(inside).mul_(value.index_select(0, rect).view(-1, 1))
-    # padding pixels carry 0, so where they land does not matter: their index is only clamped into the buffer
-    flat.scatter_add_(0, index.clamp_(0, flat.numel() - 1).view(-1), values.view(-1))
+    # padding pixels carry 0, so where they land does not matter: they only have to stay in the buffer, which
+    # they do when it has the spare elements (the padding passes a line's end by < longest steps)
+    flat.scatter_add_(0, (index if spare else index.clamp_(0, flat.numel() - 1)).view(-1), values.view(-1))
+
+
+@functools.lru_cache(maxsize=16)
+def _line_masks(longest: int, device: str, dtype: torch.dtype) -> torch.Tensor:
+    """(longest + 1, longest) table: row L is 1 on the first L pixels of a line and 0 on the rest (a
+    lookup costs less than comparing, and multiplying by a float mask less than by a bool one)."""
+    a = torch.arange(longest)
+    return (a < torch.arange(longest + 1).view(-1, 1)).to(device=device, dtype=dtype)
 
 
 @functools.lru_cache(maxsize=8)
@@ -176,10 +263,11 @@ def _disc_rows(device: str):
     return torch.stack(rows).to(device), torch.tensor(dys, device=device), torch.tensor(first, device=device)
 
 
-def _discs(flat: torch.Tensor, size: int, img, u) -> None:
+def _discs(flat: torch.Tensor, size: int, img, u, scratch: _Scratch | None = None) -> None:
     """Add dome-shaped discs in place into ``flat``, the 1-D view of (images, size, size) images followed
     by RADIUS[1] - 1 spare elements. Disc j lies in image img[j]; ``u`` (t, 4) holds its uniforms
-    (radius, row, column, amplitude)."""
+    (radius, row, column, amplitude); ``scratch``: where the temporaries go."""
+    scratch = scratch or _Scratch(flat.device)
     r = _int_in(u[:, 0], *RADIUS)
     span = size - 2 * r + 1  # centre in [r, size - r]: the whole disc inside the image
     centre = ((img * size + r) * size + r).add_((u[:, 1] * span).long() * size).add_((u[:, 2] * span).long())
@@ -190,8 +278,11 @@ def _discs(flat: torch.Tensor, size: int, img, u) -> None:
     disc, k = _lines_of(2 * r - 1)  # the disc of each stamped row, and the row's index in it
     row = first.index_select(0, r - RADIUS[0]).index_select(0, disc) + k  # its row in the table
     start = centre.index_select(0, disc).add_(dy.index_select(0, row) * size)
-    index = start.view(-1, 1) + torch.arange(1 - RADIUS[1], RADIUS[1], device=flat.device)
-    values = profile.index_select(0, row).mul_(amp.index_select(0, disc).view(-1, 1))
+    shape = (row.numel(), profile.shape[1])
+    index = torch.add(start.view(-1, 1), torch.arange(1 - RADIUS[1], RADIUS[1], device=flat.device),
+                      out=scratch.empty(shape, torch.long))
+    values = torch.index_select(profile, 0, row, out=scratch.empty(shape, profile.dtype))
+    values.mul_(amp.index_select(0, disc).view(-1, 1))
     flat.scatter_add_(0, index.view(-1), values.view(-1))
 
 
@@ -214,34 +305,50 @@ def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...
             raise ValueError(f"add_to must be a contiguous ({n}, 1, {size}, {size}) tensor on {d.device}, "
                              f"got {tuple(add_to.shape)} on {add_to.device}")
         flat = add_to.view(-1)
-    else:  # the discs' padding may pass the end of the last image by R-1 elements
-        flat = torch.zeros(layers * area + (RADIUS[1] - 1 if cells else 0), device=d.device)
-    if cells:  # stamped at once (stamping draws nothing), so their temporaries are gone before the clutter's
-        img = d.counts(n, cell_rate, size) + cells[0] * n
-        _discs(flat, size, img, d.uniform((img.numel(), 4)))  # uniforms: radius, row, column, amplitude
+    else:  # spare elements after the images, for the padding of the discs' and the rectangles' lines
+        flat = torch.empty(layers * area + _spare(size), device=d.device)
         images = flat[: layers * area].view(layers, area)
+        for layer in range(layers):
+            if layer not in cells[1:]:  # those get a copy of the cells below
+                images[layer].zero_()
+        flat[layers * area:].zero_()
+    scratch = _Scratch(d.device)
+    if cells:  # stamped at once (stamping draws nothing), so their temporaries are gone before the clutter's
+        img = d.counts(n, cell_rate, size, offset=cells[0] * n)
+        _discs(flat, size, img, d.uniform((img.numel(), 4)), scratch)  # uniforms: radius, row, column, amplitude
+        scratch.reset()
         for layer in cells[1:]:
             images[layer].copy_(images[cells[0]])
     bars, specks, speckle = [], [], []
     for layer in clutter:
-        img = d.counts(n, clutter_rate, size) + layer * n
+        img = d.counts(n, clutter_rate, size, offset=layer * n)
         bars.append((img, d.uniform((img.numel(), 6))))  # long side, short side, orientation, value, row, column
-        img = d.counts(n, clutter_rate, size) + layer * n
+        img = d.counts(n, clutter_rate, size, offset=layer * n)
         u = d.uniform((img.numel(), 5))  # height, width, value, row, column
         sides = _int_in(u[:, :2], *_side_ranges("speckle", str(d.device)))
         specks.append((img, u, sides))
         n_lines = int(torch.minimum(sides[:, 0], sides[:, 1]).sum())  # as _rectangles cuts them
-        speckle.append(torch.randn((n_lines, SPECKLE_SIDE[1]), generator=d.g, device=d.device).clamp_min_(0))
+        noise = scratch.empty((n_lines, SPECKLE_SIDE[1]), flat.dtype)  # the layers' noise: consecutive pieces
+        speckle.append(torch.randn(noise.shape, generator=d.g, out=noise).clamp_min_(0))
     if clutter:
         img, u = _cat(bars)
         sides = _int_in(u[:, :2], *_side_ranges("bar", str(d.device)))  # (long, short)
         sides = torch.where(u[:, 2:3] < 0.5, sides, sides.flip(1))  # (height, width): vertical or horizontal
-        _rectangles(flat, size, img, u[:, 4:], sides, BAR_LONG[1], CLUTTER_MAX * u[:, 3])
+        _rectangles(flat, size, img, u[:, 4:], sides, BAR_LONG[1], CLUTTER_MAX * u[:, 3], spare=add_to is None,
+                    scratch=scratch)
+        scratch.reset(torch.long, torch.bool)  # the bars' indices and masks are done with
         img, u, sides = _cat(specks)
-        _rectangles(flat, size, img, u[:, 3:], sides, SPECKLE_SIDE[1], CLUTTER_MAX * u[:, 2], speckle=_cat(speckle))
+        _rectangles(flat, size, img, u[:, 3:], sides, SPECKLE_SIDE[1], CLUTTER_MAX * u[:, 2],
+                    speckle=scratch.join(speckle), spare=add_to is None, scratch=scratch)
     if add_to is not None:
         return add_to
     return flat[: layers * area].view(layers, n, 1, size, size)
+
+
+def _spare(size: int) -> int:
+    """Elements after the images of :func:`_render`'s buffer, where the padding of stamped lines may land:
+    R - 1 for a disc's row, (longest - 1)·size for a rectangle's line."""
+    return max(RADIUS[1] - 1, (max(BAR_LONG[1], SPECKLE_SIDE[1]) - 1) * size)
 
 
 def _cat(parts: list):

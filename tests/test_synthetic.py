@@ -238,3 +238,48 @@ def test_random_stream_is_unchanged(name, sums):
     out = getattr(cu, name)(6, generator=torch.Generator().manual_seed(11), **kw)
     out = out if isinstance(out, tuple) else (out,)
     assert [round(x.double().sum().item(), 4) for x in out] == pytest.approx(sums, abs=2e-3)
+
+
+def test_outputs_are_not_in_the_reused_scratch_memory():
+    """The large temporaries live in per-thread memory reused from call to call; what a generator returned
+    must never change when it is called again, with the same or another batch size."""
+    first = [x.clone() for x in cu.gen_noise2noise(8, generator=torch.Generator().manual_seed(5))]
+    kept = cu.gen_noise2noise(8, generator=torch.Generator().manual_seed(5))
+    for n in (8, 64, 3, 200):
+        cu.gen_noise2noise(n, generator=torch.Generator().manual_seed(n))
+        cu.gen(n)
+    assert all(torch.equal(a, b) for a, b in zip(first, kept))
+
+
+def test_scratch_pieces_join_and_limits():
+    s = S._Scratch(torch.device("cpu"))
+    a, b = s.empty((3, 30), torch.float32), s.empty((2, 30), torch.float32)
+    a.fill_(1), b.fill_(2)
+    joined = s.join([a, b])  # consecutive pieces of one buffer: a view, no copy
+    assert joined.shape == (5, 30) and joined.data_ptr() == a.data_ptr()
+    assert torch.equal(joined, torch.cat([torch.ones(3, 30), torch.full((2, 30), 2.0)]))
+    c = s.empty((2, 30), torch.float32).fill_(3)
+    apart = s.join([a, c])  # not consecutive: copied
+    assert apart.data_ptr() != a.data_ptr() and torch.equal(apart[3:], c)
+    s.reset()
+    assert s.empty((3, 30), torch.float32).data_ptr() == a.data_ptr()  # reused after reset
+    huge = s.empty((S._Scratch.KEEP // 4 + 1,), torch.float32)  # too large to keep: allocated apart
+    assert all(buf.numel() * buf.element_size() <= S._Scratch.KEEP for buf in s.buffers.values())
+    assert huge.numel() == S._Scratch.KEEP // 4 + 1
+    assert S._Scratch(torch.device("meta")).buffers is None  # off the CPU: plain allocations
+
+
+def test_threads_get_their_own_scratch_memory():
+    """Generators called from several threads at once give what they give one after the other."""
+    import concurrent.futures
+    seeds = list(range(8))
+    alone = [cu.gen_noise2noise(32, generator=torch.Generator().manual_seed(s)) for s in seeds]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda s: cu.gen_noise2noise(32, generator=torch.Generator().manual_seed(s)), seeds))
+    assert all(torch.equal(a, b) for x, y in zip(alone, together) for a, b in zip(x, y))
+
+
+def test_line_masks():
+    m = S._line_masks(5, "cpu", torch.float32)
+    assert m.shape == (6, 5) and m.dtype == torch.float32
+    assert m.sum(1).tolist() == [0, 1, 2, 3, 4, 5] and torch.equal(m[3], torch.tensor([1.0, 1, 1, 0, 0]))
