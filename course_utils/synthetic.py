@@ -174,7 +174,8 @@ class _Scratch:
             grown = (start + numel) * 3 // 2  # with room to spare, so that it settles after a few calls
             if grown * dtype.itemsize > self.KEEP:
                 return torch.empty(shape, dtype=dtype)
-            buf = self.buffers[dtype] = torch.empty(grown, dtype=dtype)  # the old one lives on in its pieces
+            with torch.inference_mode(False):  # a normal tensor, writable in and out of inference mode
+                buf = self.buffers[dtype] = torch.empty(grown, dtype=dtype)  # the old one lives on in its pieces
         self.used[dtype] = start + numel
         return buf[start:start + numel].view(shape)
 

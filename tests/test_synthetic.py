@@ -283,3 +283,18 @@ def test_line_masks():
     m = S._line_masks(5, "cpu", torch.float32)
     assert m.shape == (6, 5) and m.dtype == torch.float32
     assert m.sum(1).tolist() == [0, 1, 2, 3, 4, 5] and torch.equal(m[3], torch.tensor([1.0, 1, 1, 0, 0]))
+
+
+def test_generators_inside_and_outside_inference_mode():
+    """The kept scratch memory is made outside inference mode: a first call under `torch.inference_mode()`
+    (evaluation code, say) must not break the calls after it, and the stream stays the same."""
+    S._Scratch._local.__dict__.pop("buffers", None)  # as in a fresh thread
+    for cached in (S._means, S._line_masks, S._strides, S._steps, S._disc_rows, S._side_ranges):
+        cached.cache_clear()  # and a fresh process: the kept tables are made inside inference mode too
+    with torch.inference_mode():
+        inside = cu.gen_noise2noise(8, generator=torch.Generator().manual_seed(1))
+    outside = cu.gen_noise2noise(8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        nograd = cu.gen_noise2noise(8, generator=torch.Generator().manual_seed(1))
+    assert all(torch.equal(a, b) and torch.equal(a, c) for a, b, c in zip(inside, outside, nograd))
+    assert not outside[0].is_inference()
