@@ -337,7 +337,7 @@ def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...
         sides = torch.where(u[:, 2:3] < 0.5, sides, sides.flip(1))  # (height, width): vertical or horizontal
         _rectangles(flat, size, img, u[:, 4:], sides, BAR_LONG[1], CLUTTER_MAX * u[:, 3], spare=add_to is None,
                     scratch=scratch)
-        scratch.reset(torch.long, torch.bool)  # the bars' indices and masks are done with
+        scratch.reset(torch.long)  # the bars' indices are done with (their float values sit after the noise: kept)
         img, u, sides = _cat(specks)
         _rectangles(flat, size, img, u[:, 3:], sides, SPECKLE_SIDE[1], CLUTTER_MAX * u[:, 2],
                     speckle=scratch.join(speckle), spare=add_to is None, scratch=scratch)
