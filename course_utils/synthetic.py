@@ -154,7 +154,8 @@ class _Scratch:
     hands freed memory back to the system and page faults take it again on the next call. So each thread
     keeps one buffer per dtype (at most ``KEEP`` bytes each; larger calls allocate as usual) and a call
     takes consecutive pieces of it. Off the CPU it allocates as usual (CUDA's allocator caches already).
-    Nothing a generator returns lives here.
+    Nothing a generator returns lives here. The instances of one thread share that memory: make one per
+    call and pass it down, never a second one while the first is in use.
     """
 
     KEEP = 16 << 20
