@@ -71,8 +71,7 @@ def main() -> None:
     print(f"{'blurred input':42s} {score(test.blurred):6.2f} dB")
     classical.wiener(test.blurred[:1], test.kernels[:1])  # warm-up: imports and caches out of the timings
     for error in (0, 10, 20, 45):
-        kernels = torch.stack([blur.motion_kernel(float(L), float(a) + error)
-                               for L, a in zip(test.motion_lengths, test.motion_angles)])
+        kernels = test.kernels_off_by(error)
         for name, fn in (("Wiener", classical.wiener), ("Richardson-Lucy", classical.richardson_lucy)):
             t0 = time.perf_counter()
             p = score(fn(test.blurred, kernels))

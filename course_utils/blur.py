@@ -107,6 +107,14 @@ class BlurredCrops(torch.utils.data.Dataset):
             self.blurred = blur(self.sharp, self.kernels, sigma, generator=g)
             self.length = len(self.sharp)
 
+    def kernels_off_by(self, angle_error: float) -> torch.Tensor:
+        """The test set's kernels (N, k, k) with the right lengths and every angle off by ``angle_error``
+        degrees: the wrong kernel a non-blind method gets when the motion is misjudged."""
+        if self.train:
+            raise ValueError("kernels_off_by needs a test set (train=False): a training set has no fixed kernels")
+        return torch.stack([motion_kernel(float(L), float(a) + angle_error)
+                            for L, a in zip(self.motion_lengths, self.motion_angles)])
+
     def __len__(self) -> int:
         return self.length
 

@@ -67,8 +67,13 @@ def test_blurred_crops_train_and_test():
     again = BlurredCrops(imgs, 128, train=False, seed=1)
     assert len(test) == 4 and torch.equal(test[2][0], again[2][0]) and test.kernels.shape == (4, 21, 21)
     assert torch.equal(test.kernels[3], motion_kernel(float(test.motion_lengths[3]), float(test.motion_angles[3])))
+    assert torch.equal(test.kernels_off_by(0), test.kernels)
+    off = test.kernels_off_by(30)
+    assert torch.equal(off[1], motion_kernel(float(test.motion_lengths[1]), float(test.motion_angles[1]) + 30))
     assert (cu.psnr(test.blurred, test.sharp, data_range=1) < 35).item()  # visibly degraded
     train = BlurredCrops(imgs, 48, length=5)
+    with pytest.raises(ValueError, match="needs a test set"):
+        train.kernels_off_by(10)
     x, y = train[0]
     assert len(train) == 5 and x.shape == y.shape == (1, 48, 48)
     with pytest.raises(ValueError, match="crop"):
