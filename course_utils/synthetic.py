@@ -22,8 +22,9 @@ The four generators of the original practicals are built from them (``n`` is the
 
 Each takes ``generator=`` (a ``torch.Generator``, for reproducible streams) and ``device=``; with a
 generator the images are made on the generator's device. A batch of 64 takes a few milliseconds: the
-random numbers are drawn object set by object set, then each kind of object is stamped into every image
-of the call with one ``scatter_add_``. The tensors one call returns are views of one buffer (the noisy and
+random numbers are drawn object set by object set, the few hundred numbers that place the objects are
+worked on in NumPy on the CPU (an operation on so small an array costs a fraction of a torch one), and
+each kind of object is stamped into every image of the call with one ``scatter_add_`` on the device. The tensors one call returns are views of one buffer (the noisy and
 the clean images of ``gen``, say), so they are freed together. On the CPU the large temporaries (indices,
 masks, the speckles' noise) go to a few MB of memory each thread keeps for the next call (:class:`_Scratch`).
 Integer ranges above are inclusive, as ``random.randint`` in the original code.
@@ -35,6 +36,7 @@ import math
 import operator
 import threading
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -65,17 +67,18 @@ def _device(generator: torch.Generator | None, device) -> torch.device:
 
 
 class _Draw:
-    """Random draws on one device from one generator (or the global RNG)."""
+    """Random draws on one device from one generator (or the global RNG). The draws that place objects
+    come back as NumPy arrays on the CPU (see :func:`_host`); the per-pixel noise stays a tensor."""
 
     def __init__(self, generator, device):
         self.g = generator
         self.device = _device(generator, device)
 
     def uniform(self, shape):
-        """Uniform numbers in [0, 1) of ``shape``."""
-        return torch.rand(shape, generator=self.g, device=self.device)
+        """Uniform numbers in [0, 1) of ``shape``, as a NumPy array."""
+        return _host(torch.rand(shape, generator=self.g, device=self.device, dtype=torch.float32))
 
-    def counts(self, n, rate, size, offset: int = 0, inverse_cdf: bool | None = None):
+    def counts(self, n, rate, size, offset: int = 0, inverse_cdf: bool | None = None) -> np.ndarray:
         """Per image, a Poisson(rate·size²) number of objects; returns the image index of each object,
         plus ``offset`` (the first image's index in the buffer).
 
@@ -86,11 +89,21 @@ class _Draw:
         if inverse_cdf is None:
             inverse_cdf = self.device.type not in ("cpu", "cuda")
         if inverse_cdf:
-            counts = (self.uniform((n, 1)) >= _poisson_cdf(lam, str(self.device))).sum(1)
+            counts = (self.uniform((n, 1)) >= _poisson_cdf(lam)).sum(1)
         else:
-            counts = torch.poisson(_means(n, lam, str(self.device)), generator=self.g).long()
-        img = torch.repeat_interleave(counts)  # 0 counts[0] times, then 1 counts[1] times, ...
-        return img.add_(offset) if offset else img
+            counts = _host(torch.poisson(_means(n, lam, str(self.device)), generator=self.g)).astype(np.int64)
+        return np.repeat(np.arange(offset, offset + n), counts)  # offset counts[0] times, then offset + 1 ...
+
+
+def _host(t: torch.Tensor) -> np.ndarray:
+    """A tensor's values as a NumPy array (a view on the CPU; off the CPU, a copy: a few hundred numbers)."""
+    return t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
+
+
+def _tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A NumPy array as a tensor on ``device`` (no copy on the CPU)."""
+    t = torch.from_numpy(a)
+    return t if device.type == "cpu" else t.to(device)
 
 
 @functools.lru_cache(maxsize=64)
@@ -100,33 +113,31 @@ def _means(n: int, lam: float, device: str) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=64)
-def _poisson_cdf(lam: float, device: str) -> torch.Tensor:
-    """P(X <= k) for X ~ Poisson(lam), k = 0, 1, ... until the tail is negligible (< 1e-12)."""
-    k = torch.arange(int(lam + 12 * math.sqrt(lam) + 12), dtype=torch.float64)
-    cdf = torch.exp(k * math.log(lam) - lam - torch.lgamma(k + 1)).cumsum(0) if lam > 0 else torch.ones_like(k)
-    return cdf.float().to(device)
+def _poisson_cdf(lam: float) -> np.ndarray:
+    """P(X <= k) for X ~ Poisson(lam), k = 0, 1, ... until the tail is negligible (< 1e-12), in float32."""
+    k = np.arange(int(lam + 12 * math.sqrt(lam) + 12))
+    lgamma = np.array([math.lgamma(x + 1) for x in k])
+    cdf = np.exp(k * math.log(lam) - lam - lgamma).cumsum() if lam > 0 else np.ones(len(k))
+    return cdf.astype(np.float32)
 
 
-def _int_in(u: torch.Tensor, low, high, span=None) -> torch.Tensor:
-    """Uniform integers in [low, high] (both included) from uniforms ``u`` in [0, 1); ``low`` and
-    ``high`` are numbers, or per-column tensors for a (t, k) ``u``; ``span``: high - low + 1, if at hand."""
-    ints = (u * (high - low + 1 if span is None else span) + low).long()
-    return ints.minimum(high) if torch.is_tensor(high) else ints.clamp_max_(high)
+def _int_in(u: np.ndarray, low, high, span=None) -> np.ndarray:
+    """Uniform integers in [low, high] (both included) from float uniforms ``u`` in [0, 1); ``low`` and
+    ``high`` are integers, or per-column arrays for a (t, k) ``u``; ``span``: high - low + 1, if at hand.
+    The arithmetic is in ``u``'s float type, as torch does it."""
+    span = high - low + 1 if span is None else span
+    if isinstance(span, np.ndarray):
+        span, low = span.astype(u.dtype), low.astype(u.dtype)
+    return np.minimum((u * span + low).astype(np.int64), high)
 
 
 @functools.lru_cache(maxsize=16)
-def _side_ranges(kind: str, device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _side_ranges(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-column (low, high, span) of a rectangle's two sides, for :func:`_int_in`: (long, short) of the
     bars, (height, width) of the speckled rectangles."""
     low, high = zip(BAR_LONG, BAR_SHORT) if kind == "bar" else zip(SPECKLE_SIDE, SPECKLE_SIDE)
-    low, high = torch.tensor(low, device=device), torch.tensor(high, device=device)
+    low, high = np.array(low), np.array(high)
     return low, high, high - low + 1
-
-
-@functools.lru_cache(maxsize=16)
-def _strides(size: int, device: str) -> torch.Tensor:
-    """(size, 1): how far one row and one column move in a flattened size x size image."""
-    return torch.tensor([size, 1], device=device)
 
 
 @functools.lru_cache(maxsize=16)
@@ -199,12 +210,11 @@ class _Scratch:
         return first.as_strided((rows,) + first.shape[1:], first.stride())
 
 
-def _lines_of(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _lines_of(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For objects made of ``counts[j]`` lines each: the object of every line, and the line's index
     within its object (0, 1, ..., counts[j] - 1)."""
-    owner = torch.repeat_interleave(counts)  # 0 counts[0] times, then 1 counts[1] times, ...
-    k = torch.arange(owner.numel(), device=counts.device) - (counts.cumsum(0) - counts).index_select(0, owner)
-    return owner, k
+    owner = np.repeat(np.arange(len(counts)), counts)  # 0 counts[0] times, then 1 counts[1] times, ...
+    return owner, np.arange(len(owner)) - (counts.cumsum() - counts)[owner]
 
 
 def _rectangles(flat: torch.Tensor, size: int, img, u, sides, longest: int, value, speckle=None,
@@ -212,30 +222,27 @@ def _rectangles(flat: torch.Tensor, size: int, img, u, sides, longest: int, valu
     """Add axis-aligned rectangles in place into ``flat``, the 1-D view of (images, size, size) images,
     each rectangle wholly inside its image; ``spare``: ``flat`` ends with (longest - 1)·size spare elements.
 
-    Rectangle j lies in image img[j]; ``u`` (t, 2) holds the uniforms that place it (row, column),
-    ``sides`` (t, 2) its (height, width) and ``value`` (t,) what each pixel gets, times ``speckle``
-    (lines, longest) per pixel when given (relu(N(0, 1)) for speckled rectangles; overwritten). A rectangle is
-    stamped as min(height, width) lines along its longer side, each ``longest`` pixels long (>= every
-    rectangle's longer side) of which the first max(height, width) are real: cutting along the longer
-    side keeps the padding small (a 50x2 bar is 2 lines, not 50). ``scratch``: where the temporaries go.
+    Rectangle j lies in image img[j]; the NumPy arrays ``u`` (t, 2) hold the uniforms that place it (row,
+    column), ``sides`` (t, 2) its (height, width) and ``value`` (t,) what each pixel gets, times the tensor
+    ``speckle`` (lines, longest) per pixel when given (relu(N(0, 1)) for speckled rectangles; overwritten). A
+    rectangle is stamped as min(height, width) lines along its longer side, each ``longest`` pixels long
+    (>= every rectangle's longer side) of which the first max(height, width) are real: cutting along the
+    longer side keeps the padding small (a 50x2 bar is 2 lines, not 50). ``scratch``: where the temporaries go.
     """
     scratch = scratch or _Scratch(flat.device)
-    corner = (u * (size + 1 - sides)).long()  # (top, left): the whole rectangle inside the image
-    n_lines, length = torch.minimum(sides[:, 0], sides[:, 1]), torch.maximum(sides[:, 0], sides[:, 1])
+    corner = (u * (size + 1 - sides).astype(u.dtype)).astype(np.int64)  # (top, left): wholly inside the image
+    n_lines, length = np.minimum(sides[:, 0], sides[:, 1]), np.maximum(sides[:, 0], sides[:, 1])
     rect, k = _lines_of(n_lines)  # the rectangle of each line, and the line's index in it
-    tall = (sides[:, 0] > sides[:, 1]).index_select(0, rect)  # lines run down the columns
-    first = (corner * _strides(size, str(flat.device))).sum(1).add_(img * (size * size)).index_select(0, rect)
-    first += torch.where(tall, k, k * size)
-    a = _steps(longest, str(flat.device))
-    shape = (first.numel(), longest)
-    index = torch.addcmul(first.view(-1, 1), torch.where(tall, size, 1).view(-1, 1), a,
-                          out=scratch.empty(shape, torch.long))  # first + a·step
-    inside = torch.index_select(_line_masks(longest, str(flat.device), flat.dtype), 0, length.index_select(0, rect),
+    tall = (sides[:, 0] > sides[:, 1])[rect]  # lines run down the columns
+    first = ((img * size + corner[:, 0]) * size + corner[:, 1])[rect] + np.where(tall, k, k * size)
+    device = flat.device
+    shape = (len(first), longest)
+    index = torch.addcmul(_tensor(first, device).view(-1, 1), _tensor(np.where(tall, size, 1), device).view(-1, 1),
+                          _steps(longest, str(device)), out=scratch.empty(shape, torch.long))  # first + a·step
+    inside = torch.index_select(_line_masks(longest, str(device), flat.dtype), 0, _tensor(length[rect], device),
                                 out=scratch.empty(shape, flat.dtype))  # 1 on the line's real pixels, else 0
-    if speckle is None:
-        values = inside.mul_(value.index_select(0, rect).view(-1, 1))
-    else:  # in place: one buffer less
-        values = speckle.mul_(inside).mul_(value.index_select(0, rect).view(-1, 1))
+    value = _tensor(value[rect], device).view(-1, 1)
+    values = inside.mul_(value) if speckle is None else speckle.mul_(inside).mul_(value)  # in place: one buffer less
     # padding pixels carry 0, so where they land does not matter: they only have to stay in the buffer, which
     # they do when it has the spare elements (the padding passes a line's end by < longest steps)
     flat.scatter_add_(0, (index if spare else index.clamp_(0, flat.numel() - 1)).view(-1), values.view(-1))
@@ -252,39 +259,39 @@ def _line_masks(longest: int, device: str, dtype: torch.dtype) -> torch.Tensor:
 @functools.lru_cache(maxsize=8)
 def _disc_rows(device: str):
     """The discs' rows, for each radius r in RADIUS: its 2r-1 rows dy = 1-r..r-1, each the dome profile
-    0.39 - 0.36·d²/r² at dx = 1-R..R-1 (0 outside the disc). Returns (profile (rows, 2R-1), dy (rows,),
-    first row of each radius (radii,))."""
-    rows, dys, first = [], [], []
+    0.39 - 0.36·d²/r² at dx = 1-R..R-1 (0 outside the disc). Returns the profile (rows, 2R-1), a tensor on
+    ``device``, and the NumPy array of the first row of each radius (radii,)."""
+    rows, first = [], []
     dx = torch.arange(1 - RADIUS[1], RADIUS[1]).float()
     for r in range(RADIUS[0], RADIUS[1] + 1):
-        first.append(len(dys))
+        first.append(len(rows))
         for dy in range(1 - r, r):
             d2 = dx**2 + dy**2
             rows.append((0.39 - 0.36 * d2 / r**2) * (d2 < r * r))
-            dys.append(dy)
-    return torch.stack(rows).to(device), torch.tensor(dys, device=device), torch.tensor(first, device=device)
+    return torch.stack(rows).to(device), np.array(first)
 
 
 def _discs(flat: torch.Tensor, size: int, img, u, scratch: _Scratch | None = None) -> None:
     """Add dome-shaped discs in place into ``flat``, the 1-D view of (images, size, size) images followed
-    by RADIUS[1] - 1 spare elements. Disc j lies in image img[j]; ``u`` (t, 4) holds its uniforms
-    (radius, row, column, amplitude); ``scratch``: where the temporaries go."""
+    by RADIUS[1] - 1 spare elements. Disc j lies in image img[j]; the NumPy array ``u`` (t, 4) holds its
+    uniforms (radius, row, column, amplitude); ``scratch``: where the temporaries go."""
     scratch = scratch or _Scratch(flat.device)
     r = _int_in(u[:, 0], *RADIUS)
-    span = size - 2 * r + 1  # centre in [r, size - r]: the whole disc inside the image
-    centre = ((img * size + r) * size + r).add_((u[:, 1] * span).long() * size).add_((u[:, 2] * span).long())
+    span = (size - 2 * r + 1).astype(u.dtype)  # centre in [r, size - r]: the whole disc inside the image
+    centre = ((img * size + r) * size + r) + (u[:, 1] * span).astype(np.int64) * size + (u[:, 2] * span).astype(np.int64)
     amp = u[:, 3] * 0.4 + 0.6
     # each disc is stamped as its 2r-1 rows of 2R-1 pixels centred on it: the rows lie inside the image,
     # so only the padding pixels of the very last row can pass the end, into the R-1 spare elements
-    profile, dy, first = _disc_rows(str(flat.device))
+    profile, first = _disc_rows(str(flat.device))
     disc, k = _lines_of(2 * r - 1)  # the disc of each stamped row, and the row's index in it
-    row = first.index_select(0, r - RADIUS[0]).index_select(0, disc) + k  # its row in the table
-    start = centre.index_select(0, disc).add_(dy.index_select(0, row) * size)
-    shape = (row.numel(), profile.shape[1])
-    index = torch.add(start.view(-1, 1), torch.arange(1 - RADIUS[1], RADIUS[1], device=flat.device),
+    row = first[r - RADIUS[0]][disc] + k  # its row in the table
+    start = (centre - (r - 1) * size + 1 - RADIUS[1])[disc] + k * size  # its first pixel (dy = k + 1 - r, dx = 1 - R)
+    device = flat.device
+    shape = (len(row), profile.shape[1])
+    index = torch.add(_tensor(start, device).view(-1, 1), _steps(2 * RADIUS[1] - 1, str(device)),
                       out=scratch.empty(shape, torch.long))
-    values = torch.index_select(profile, 0, row, out=scratch.empty(shape, profile.dtype))
-    values.mul_(amp.index_select(0, disc).view(-1, 1))
+    values = torch.index_select(profile, 0, _tensor(row, device), out=scratch.empty(shape, profile.dtype))
+    values.mul_(_tensor(amp[disc], device).view(-1, 1))
     flat.scatter_add_(0, index.view(-1), values.view(-1))
 
 
@@ -308,7 +315,7 @@ def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...
                              f"got {tuple(add_to.shape)} on {add_to.device}")
         flat = add_to.view(-1)
     else:  # spare elements after the images, for the padding of the discs' and the rectangles' lines
-        flat = torch.empty(layers * area + _spare(size), device=d.device)
+        flat = torch.empty(layers * area + _spare(size), device=d.device, dtype=torch.float32)
         images = flat[: layers * area].view(layers, area)
         for layer in range(layers):
             if layer not in cells[1:]:  # those get a copy of the cells below
@@ -317,25 +324,25 @@ def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...
     scratch = _Scratch(d.device)
     if cells:  # stamped at once (stamping draws nothing), so their temporaries are gone before the clutter's
         img = d.counts(n, cell_rate, size, offset=cells[0] * n)
-        _discs(flat, size, img, d.uniform((img.numel(), 4)), scratch)  # uniforms: radius, row, column, amplitude
+        _discs(flat, size, img, d.uniform((len(img), 4)), scratch)  # uniforms: radius, row, column, amplitude
         scratch.reset()
         for layer in cells[1:]:
             images[layer].copy_(images[cells[0]])
     bars, specks, speckle = [], [], []
     for layer in clutter:
         img = d.counts(n, clutter_rate, size, offset=layer * n)
-        bars.append((img, d.uniform((img.numel(), 6))))  # long side, short side, orientation, value, row, column
+        bars.append((img, d.uniform((len(img), 6))))  # long side, short side, orientation, value, row, column
         img = d.counts(n, clutter_rate, size, offset=layer * n)
-        u = d.uniform((img.numel(), 5))  # height, width, value, row, column
-        sides = _int_in(u[:, :2], *_side_ranges("speckle", str(d.device)))
+        u = d.uniform((len(img), 5))  # height, width, value, row, column
+        sides = _int_in(u[:, :2], *_side_ranges("speckle"))
         specks.append((img, u, sides))
-        n_lines = int(torch.minimum(sides[:, 0], sides[:, 1]).sum())  # as _rectangles cuts them
+        n_lines = int(np.minimum(sides[:, 0], sides[:, 1]).sum())  # as _rectangles cuts them
         noise = scratch.empty((n_lines, SPECKLE_SIDE[1]), flat.dtype)  # the layers' noise: consecutive pieces
         speckle.append(torch.randn(noise.shape, generator=d.g, out=noise).clamp_min_(0))
     if clutter:
         img, u = _cat(bars)
-        sides = _int_in(u[:, :2], *_side_ranges("bar", str(d.device)))  # (long, short)
-        sides = torch.where(u[:, 2:3] < 0.5, sides, sides.flip(1))  # (height, width): vertical or horizontal
+        sides = _int_in(u[:, :2], *_side_ranges("bar"))  # (long, short)
+        sides = np.where(u[:, 2:3] < 0.5, sides, sides[:, ::-1])  # (height, width): vertical or horizontal
         _rectangles(flat, size, img, u[:, 4:], sides, BAR_LONG[1], CLUTTER_MAX * u[:, 3], spare=add_to is None,
                     scratch=scratch)
         scratch.reset(torch.long)  # the bars' indices are done with (their float values sit after the noise: kept)
@@ -354,10 +361,10 @@ def _spare(size: int) -> int:
 
 
 def _cat(parts: list):
-    """Concatenate per-layer draws: a list of tensors, or of tuples of tensors, joined along dim 0."""
+    """Concatenate per-layer draws: a list of arrays, or of tuples of arrays, joined along axis 0."""
     if isinstance(parts[0], tuple):
         return tuple(_cat(list(p)) for p in zip(*parts))
-    return parts[0] if len(parts) == 1 else torch.cat(parts)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None) -> torch.Tensor:

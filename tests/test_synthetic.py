@@ -1,6 +1,7 @@
 """The generators of the original course: shapes, statistics, independence, reproducibility."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -34,14 +35,13 @@ def test_object_counts_are_poisson(rate, inverse_cdf):
     """Objects per image ~ Poisson(rate·64·64): mean, variance and P(0) match, by both methods."""
     lam = rate * 64 * 64
     img = S._Draw(torch.Generator().manual_seed(5), None).counts(20000, rate, 64, inverse_cdf=inverse_cdf)
-    per_image = torch.bincount(img, minlength=20000).float()
+    per_image = torch.bincount(torch.from_numpy(img), minlength=20000).float()
     assert abs(per_image.mean().item() - lam) < 4 * math.sqrt(lam / 20000) + 1e-9
     assert abs(per_image.var().item() - lam) < 0.05 * lam + 1e-9  # Poisson: variance = mean
     assert abs((per_image == 0).float().mean().item() - math.exp(-lam)) < 0.01
 
 
 def test_numpy_integer_sizes():
-    import numpy as np
     assert cu.gen1_NES(np.int64(3)).shape == (3, 1, 64, 64)
 
 
@@ -190,8 +190,8 @@ def test_rectangles_are_stamped_exactly(sides):
     longest = max(sides)
     for u in ([0.0, 0.0], [0.999, 0.999], [0.5, 0.25]):
         out = torch.zeros(3, 64, 64)
-        S._rectangles(out.view(-1), 64, torch.tensor([2]), torch.tensor([u]), torch.tensor([sides]), longest,
-                      torch.tensor([0.7]))
+        S._rectangles(out.view(-1), 64, np.array([2]), np.array([u], np.float32), np.array([sides]), longest,
+                      np.array([0.7], np.float32))
         h, w = sides
         top, left = int(u[0] * (65 - h)), int(u[1] * (65 - w))
         want = torch.zeros(3, 64, 64)
@@ -202,8 +202,8 @@ def test_rectangles_are_stamped_exactly(sides):
 def test_speckled_rectangles_are_relu_normal_inside_and_zero_outside():
     out = torch.zeros(1, 64, 64)
     noise = torch.randn((20, 30), generator=torch.Generator().manual_seed(4)).clamp_min_(0)  # 20 lines of 30
-    S._rectangles(out.view(-1), 64, torch.tensor([0]), torch.tensor([[0.5, 0.5]]), torch.tensor([[30, 20]]), 30,
-                  torch.tensor([1.0]), speckle=noise)
+    S._rectangles(out.view(-1), 64, np.array([0]), np.array([[0.5, 0.5]], np.float32), np.array([[30, 20]]), 30,
+                  np.array([1.0], np.float32), speckle=noise)
     inside = out[0, 17:47, 22:42]
     assert (out > 0).sum() == (inside > 0).sum()  # nothing outside the 30x20 rectangle
     assert abs((inside > 0).float().mean().item() - 0.5) < 0.1  # relu(N(0,1)) is 0 half the time
@@ -289,7 +289,7 @@ def test_generators_inside_and_outside_inference_mode():
     """The kept scratch memory is made outside inference mode: a first call under `torch.inference_mode()`
     (evaluation code, say) must not break the calls after it, and the stream stays the same."""
     S._Scratch._local.__dict__.pop("buffers", None)  # as in a fresh thread
-    for cached in (S._means, S._line_masks, S._strides, S._steps, S._disc_rows, S._side_ranges):
+    for cached in (S._means, S._line_masks, S._steps, S._disc_rows, S._side_ranges, S._poisson_cdf):
         cached.cache_clear()  # and a fresh process: the kept tables are made inside inference mode too
     with torch.inference_mode():
         inside = cu.gen_noise2noise(8, generator=torch.Generator().manual_seed(1))
@@ -298,3 +298,15 @@ def test_generators_inside_and_outside_inference_mode():
         nograd = cu.gen_noise2noise(8, generator=torch.Generator().manual_seed(1))
     assert all(torch.equal(a, b) and torch.equal(a, c) for a, b, c in zip(inside, outside, nograd))
     assert not outside[0].is_inference()
+
+
+def test_float32_whatever_the_default_dtype():
+    """The images are float32 even when a notebook made float64 the default (it used to fail in scatter)."""
+    want = cu.gen_noise2noise(4, generator=torch.Generator().manual_seed(3))
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        got = cu.gen_noise2noise(4, generator=torch.Generator().manual_seed(3))
+    finally:
+        torch.set_default_dtype(before)
+    assert all(g.dtype == torch.float32 and torch.equal(g, w) for g, w in zip(got, want))
