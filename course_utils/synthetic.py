@@ -24,9 +24,10 @@ Each takes ``generator=`` (a ``torch.Generator``, for reproducible streams) and 
 generator the images are made on the generator's device. A batch of 64 takes a few milliseconds: the
 random numbers are drawn object set by object set, the few hundred numbers that place the objects are
 worked on in NumPy on the CPU (an operation on so small an array costs a fraction of a torch one), and
-each kind of object is stamped into every image of the call with one ``scatter_add_`` on the device. The tensors one call returns are views of one buffer (the noisy and
-the clean images of ``gen``, say), so they are freed together. On the CPU the large temporaries (indices,
-masks, the speckles' noise) go to a few MB of memory each thread keeps for the next call (:class:`_Scratch`).
+each kind of object is stamped into every image of the call with one ``scatter_add_`` on the device. The
+tensors one call returns are views of one buffer (the noisy and the clean images of ``gen``, say), so they
+are freed together. On the CPU the large temporaries (indices, masks, the speckles' noise) go to a few MB
+of memory each thread keeps for the next call (:class:`_Scratch`).
 Integer ranges above are inclusive, as ``random.randint`` in the original code.
 """
 from __future__ import annotations
@@ -100,6 +101,12 @@ def _host(t: torch.Tensor) -> np.ndarray:
     return t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
 
 
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a``, made read-only: the cached tables are shared by every call."""
+    a.flags.writeable = False
+    return a
+
+
 def _tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
     """A NumPy array as a tensor on ``device`` (no copy on the CPU)."""
     t = torch.from_numpy(a)
@@ -118,7 +125,7 @@ def _poisson_cdf(lam: float) -> np.ndarray:
     k = np.arange(int(lam + 12 * math.sqrt(lam) + 12))
     lgamma = np.array([math.lgamma(x + 1) for x in k])
     cdf = np.exp(k * math.log(lam) - lam - lgamma).cumsum() if lam > 0 else np.ones(len(k))
-    return cdf.astype(np.float32)
+    return _frozen(cdf.astype(np.float32))
 
 
 def _int_in(u: np.ndarray, low, high, span=None) -> np.ndarray:
@@ -137,7 +144,7 @@ def _side_ranges(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     bars, (height, width) of the speckled rectangles."""
     low, high = zip(BAR_LONG, BAR_SHORT) if kind == "bar" else zip(SPECKLE_SIDE, SPECKLE_SIDE)
     low, high = np.array(low), np.array(high)
-    return low, high, high - low + 1
+    return _frozen(low), _frozen(high), _frozen(high - low + 1)
 
 
 @functools.lru_cache(maxsize=16)
@@ -268,7 +275,7 @@ def _disc_rows(device: str):
         for dy in range(1 - r, r):
             d2 = dx**2 + dy**2
             rows.append((0.39 - 0.36 * d2 / r**2) * (d2 < r * r))
-    return torch.stack(rows).to(device), np.array(first)
+    return torch.stack(rows).to(device), _frozen(np.array(first))
 
 
 def _discs(flat: torch.Tensor, size: int, img, u, scratch: _Scratch | None = None) -> None:
@@ -278,7 +285,7 @@ def _discs(flat: torch.Tensor, size: int, img, u, scratch: _Scratch | None = Non
     scratch = scratch or _Scratch(flat.device)
     r = _int_in(u[:, 0], *RADIUS)
     span = (size - 2 * r + 1).astype(u.dtype)  # centre in [r, size - r]: the whole disc inside the image
-    centre = ((img * size + r) * size + r) + (u[:, 1] * span).astype(np.int64) * size + (u[:, 2] * span).astype(np.int64)
+    centre = (img * size + r) * size + r + (u[:, 1] * span).astype(np.int64) * size + (u[:, 2] * span).astype(np.int64)
     amp = u[:, 3] * 0.4 + 0.6
     # each disc is stamped as its 2r-1 rows of 2R-1 pixels centred on it: the rows lie inside the image,
     # so only the padding pixels of the very last row can pass the end, into the R-1 spare elements
