@@ -68,8 +68,8 @@ def _device(generator: torch.Generator | None, device) -> torch.device:
 
 
 class _Draw:
-    """Random draws on one device from one generator (or the global RNG). The draws that place objects
-    come back as NumPy arrays on the CPU (see :func:`_host`); the per-pixel noise stays a tensor."""
+    """Random draws on one device from one generator (or the global RNG), returned as NumPy arrays on the
+    CPU (see :func:`_host`): they place the objects. The speckles' per-pixel noise is drawn with ``g`` as a tensor."""
 
     def __init__(self, generator, device):
         self.g = generator
@@ -133,9 +133,7 @@ def _int_in(u: np.ndarray, low, high, span=None) -> np.ndarray:
     ``high`` are integers, or per-column arrays for a (t, k) ``u``; ``span``: high - low + 1, if at hand.
     The arithmetic is in ``u``'s float type, as torch does it."""
     span = high - low + 1 if span is None else span
-    if isinstance(span, np.ndarray):
-        span, low = span.astype(u.dtype), low.astype(u.dtype)
-    return np.minimum((u * span + low).astype(np.int64), high)
+    return np.minimum((u * np.asarray(span, u.dtype) + np.asarray(low, u.dtype)).astype(np.int64), high)
 
 
 @functools.lru_cache(maxsize=16)
@@ -229,7 +227,7 @@ def _rectangles(flat: torch.Tensor, size: int, img, u, sides, longest: int, valu
     """Add axis-aligned rectangles in place into ``flat``, the 1-D view of (images, size, size) images,
     each rectangle wholly inside its image; ``spare``: ``flat`` ends with (longest - 1)·size spare elements.
 
-    Rectangle j lies in image img[j]; the NumPy arrays ``u`` (t, 2) hold the uniforms that place it (row,
+    Rectangle j lies in image img[j]; the NumPy arrays ``img`` (t,), ``u`` (t, 2) hold the uniforms that place it (row,
     column), ``sides`` (t, 2) its (height, width) and ``value`` (t,) what each pixel gets, times the tensor
     ``speckle`` (lines, longest) per pixel when given (relu(N(0, 1)) for speckled rectangles; overwritten). A
     rectangle is stamped as min(height, width) lines along its longer side, each ``longest`` pixels long
