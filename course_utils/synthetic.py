@@ -234,23 +234,13 @@ def _rectangles(flat: torch.Tensor, size: int, img, u, sides, longest: int, valu
     (>= every rectangle's longer side) of which the first max(height, width) are real: cutting along the
     longer side keeps the padding small (a 50x2 bar is 2 lines, not 50). ``scratch``: where the temporaries go.
     """
-    scratch = scratch or _Scratch(flat.device)
     corner = (u * (size + 1 - sides).astype(u.dtype)).astype(np.int64)  # (top, left): wholly inside the image
     n_lines, length = np.minimum(sides[:, 0], sides[:, 1]), np.maximum(sides[:, 0], sides[:, 1])
     rect, k = _lines_of(n_lines)  # the rectangle of each line, and the line's index in it
     tall = (sides[:, 0] > sides[:, 1])[rect]  # lines run down the columns
     first = ((img * size + corner[:, 0]) * size + corner[:, 1])[rect] + np.where(tall, k, k * size)
-    device = flat.device
-    shape = (len(first), longest)
-    index = torch.addcmul(_tensor(first, device).view(-1, 1), _tensor(np.where(tall, size, 1), device).view(-1, 1),
-                          _steps(longest, str(device)), out=scratch.empty(shape, torch.long))  # first + a·step
-    inside = torch.index_select(_line_masks(longest, str(device), flat.dtype), 0, _tensor(length[rect], device),
-                                out=scratch.empty(shape, flat.dtype))  # 1 on the line's real pixels, else 0
-    value = _tensor(value[rect], device).view(-1, 1)
-    values = inside.mul_(value) if speckle is None else speckle.mul_(inside).mul_(value)  # in place: one buffer less
-    # padding pixels carry 0, so where they land does not matter: they only have to stay in the buffer, which
-    # they do when it has the spare elements (the padding passes a line's end by < longest steps)
-    flat.scatter_add_(0, (index if spare else index.clamp_(0, flat.numel() - 1)).view(-1), values.view(-1))
+    masks = _line_masks(longest, str(flat.device), flat.dtype)  # row L: 1 on the first L pixels of a line
+    _stamp(flat, first, np.where(tall, size, 1), masks, length[rect], value[rect], speckle, spare, scratch)
 
 
 @functools.lru_cache(maxsize=16)
@@ -280,7 +270,6 @@ def _discs(flat: torch.Tensor, size: int, img, u, scratch: _Scratch | None = Non
     """Add dome-shaped discs in place into ``flat``, the 1-D view of (images, size, size) images followed
     by RADIUS[1] - 1 spare elements. Disc j lies in image img[j]; the NumPy array ``u`` (t, 4) holds its
     uniforms (radius, row, column, amplitude); ``scratch``: where the temporaries go."""
-    scratch = scratch or _Scratch(flat.device)
     r = _int_in(u[:, 0], *RADIUS)
     span = (size - 2 * r + 1).astype(u.dtype)  # centre in [r, size - r]: the whole disc inside the image
     centre = (img * size + r) * size + r + (u[:, 1] * span).astype(np.int64) * size + (u[:, 2] * span).astype(np.int64)
@@ -291,12 +280,30 @@ def _discs(flat: torch.Tensor, size: int, img, u, scratch: _Scratch | None = Non
     disc, k = _lines_of(2 * r - 1)  # the disc of each stamped row, and the row's index in it
     row = first[r - RADIUS[0]][disc] + k  # its row in the table
     start = (centre - (r - 1) * size + 1 - RADIUS[1])[disc] + k * size  # its first pixel (dy = k + 1 - r, dx = 1 - R)
-    device = flat.device
-    shape = (len(row), profile.shape[1])
-    index = torch.add(_tensor(start, device).view(-1, 1), _steps(2 * RADIUS[1] - 1, str(device)),
-                      out=scratch.empty(shape, torch.long))
-    values = torch.index_select(profile, 0, _tensor(row, device), out=scratch.empty(shape, profile.dtype))
-    values.mul_(_tensor(amp[disc], device).view(-1, 1))
+    _stamp(flat, start, 1, profile, row, amp[disc], None, True, scratch)
+
+
+def _stamp(flat: torch.Tensor, first, step, table: torch.Tensor, row, scale, noise, spare: bool,
+           scratch: _Scratch | None) -> None:
+    """Add lines of pixels in place into the 1-D ``flat``: line i adds ``table[row[i]]·scale[i]`` (times the
+    tensor ``noise[i]`` when given) to the ``table.shape[1]`` pixels ``first[i] + step[i]·a``, a = 0, 1, ...
+    ``first``, ``row``, ``scale`` and ``step`` (or one int for every line) are NumPy arrays (lines,), ``noise``
+    a (lines, width) tensor, overwritten. Where a table row is 0 (a line's padding) its pixels add 0: they
+    only have to stay in ``flat``, which they do when ``spare`` says it ends with room for them; otherwise
+    the indices are clamped. One ``scatter_add_`` for all the lines."""
+    scratch = scratch or _Scratch(flat.device)
+    device, shape = flat.device, (len(first), table.shape[1])
+    index = scratch.empty(shape, torch.long)
+    start, steps = _tensor(first, device).view(-1, 1), _steps(shape[1], str(device))
+    if isinstance(step, int):
+        torch.add(start, steps, alpha=step, out=index)
+    else:  # first + step·a
+        torch.addcmul(start, _tensor(step, device).view(-1, 1), steps, out=index)
+    if not spare:
+        index.clamp_(0, flat.numel() - 1)
+    values = torch.index_select(table, 0, _tensor(row, device), out=scratch.empty(shape, table.dtype))
+    scale = _tensor(scale, device).view(-1, 1)
+    values = values.mul_(scale) if noise is None else noise.mul_(values).mul_(scale)  # in place: one buffer less
     flat.scatter_add_(0, index.view(-1), values.view(-1))
 
 
