@@ -1,21 +1,27 @@
 # Two commands for a fresh machine (see README.md):
 #   make lab    set up .venv and open the course in JupyterLab (student notebooks)
 #   make test   set up .venv and run the whole test suite (unit tests + nbval on solutions/)
-# Other targets: make build (solutions/ -> notebooks/), make check, make bench, make clean.
+# Other targets: make build (solutions/ -> notebooks/), make check, make bench, make clean,
+#   make lock         regenerate requirements-lock.txt (the exact versions `make test` installs)
+#   make test-latest  the same suite in .venv-latest with the newest versions requirements.txt allows
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
+LOCK   := requirements-lock.txt
+LATEST := .venv-latest
 
-.PHONY: lab test build check bench clean
+.PHONY: lab test test-latest lock build check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install only when the requirements change. torch/torchvision are lower bounds: an existing
-# install is kept; a fresh one takes PyPI's current build (with CUDA libraries: a few GB, about a minute).
-$(VENV)/.installed-test: $(BIN)/python requirements.txt pyproject.toml
-	$(PIP) install --quiet --disable-pip-version-check -e ".[test]"
+# The test environment is the lock: exact versions, so that a new release of a dependency cannot turn
+# a fresh clone red overnight. Re-installed only when the lock or the package metadata changes. A fresh
+# install takes PyPI's torch build (with CUDA libraries: a few GB, about a minute).
+$(VENV)/.installed-test: $(BIN)/python $(LOCK) pyproject.toml
+	$(PIP) install --quiet --disable-pip-version-check -r $(LOCK)
+	$(PIP) install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(VENV)/.installed-lab: $(BIN)/python requirements.txt pyproject.toml
@@ -29,6 +35,24 @@ test: $(VENV)/.installed-test
 	$(BIN)/python -m course_utils.build --check
 	$(BIN)/python -m pytest
 
+# The newest versions the lower bounds of requirements.txt and the extras allow, in a venv of its own:
+# run before `make lock` (see README.md, "Refreshing the lock", for what to do when it fails).
+test-latest:
+	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade --upgrade-strategy eager -e ".[test]"
+	$(LATEST)/bin/python -m pip list --format=freeze | grep -iE '^(torch|torchvision|numpy|scipy|scikit-image|bm3d|nbval)=='
+	$(LATEST)/bin/python -m course_utils.build --check
+	$(LATEST)/bin/python -m pytest
+
+# Resolve the newest versions again and write them to the lock (with uv, installed into .venv). Constraints
+# in pip's own configuration (a `constraint` line of `pip config list`), if any, are honoured, so that the
+# lock installs with this machine's pip.
+lock: $(BIN)/python
+	$(PIP) install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --upgrade --quiet --custom-compile-command "make lock" \
+		$(foreach c,$(shell $(PIP) config list 2>/dev/null | sed -n "s/^[a-z:.]*constraint='\(.*\)'$$/\1/p"),--constraint $(c)) -o $(LOCK)
+	@echo "wrote $(LOCK): run make test, then commit it"
+
 build: $(VENV)/.installed-test
 	$(BIN)/python -m course_utils.build
 
@@ -39,4 +63,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_generators.py
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) $(LATEST) *.egg-info
