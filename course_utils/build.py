@@ -3,6 +3,7 @@
     python -m course_utils.build              # write notebooks/ (and stamp solutions/ headers)
     python -m course_utils.build --check      # exit 1 when anything is stale; writes nothing
     python -m course_utils.build --execute 01 # re-run solutions matching "01" top to bottom (CPU budget)
+    python -m course_utils.build --release DIR # write the student release (no solutions) into DIR
 
 Rules, applied to each ``solutions/NN_name.ipynb``:
 
@@ -96,9 +97,11 @@ def strip_solutions(code: str, where: str = "cell") -> str:
     return "".join(out)
 
 
-def badge_cell(name: str, folder: str, cfg: dict) -> dict:
+def badge_cell(name: str, cfg: dict) -> dict:
+    """The "Open in Colab" badge of notebook ``name``: its student version in the public release (the solutions
+    are never published, so a solution's badge opens the student version too)."""
     owner_repo = cfg["repository"].removeprefix("https://github.com/")
-    url = f"https://colab.research.google.com/github/{owner_repo}/blob/{cfg['ref']}/{folder}/{name}"
+    url = f"https://colab.research.google.com/github/{owner_repo}/blob/{cfg['ref']}/notebooks/{name}"
     return {
         "cell_type": "markdown",
         "metadata": {"tags": [BADGE_TAG]},
@@ -107,41 +110,92 @@ def badge_cell(name: str, folder: str, cfg: dict) -> dict:
     }
 
 
+REPOSITORY_OVERRIDE = "COURSE_REPOSITORY_URL"  # for tests only: where the set-up cell clones from
+
+
 def setup_cell(cfg: dict) -> dict:
-    """The set-up cell: in Colab, clone the course at its release (code, data/ and the reference models)
-    and install it; anywhere else only check that the installed package matches the notebook."""
+    """The set-up cell: in Colab, fetch the course at its release (code, data/ and the reference models)
+    and install what it needs; anywhere else only check that the installed package matches the notebook.
+
+    In Colab the course is cloned once per runtime into ``/content/<repository name>`` (a folder made by
+    a failed clone never remains: it is cloned beside it and renamed when complete), the packages of its
+    requirements.txt are installed (Colab's own PyTorch is kept), and the folder is put first on
+    ``sys.path``. A file ``.course-installed`` records the release, so that a re-run or a second notebook
+    in the same runtime takes a second. Any failure prints one paragraph: what went wrong, what to do.
+    The clone URL can be changed through the environment variable ``COURSE_REPOSITORY_URL``, for tests.
+    """
     folder = cfg["repository"].rstrip("/").rsplit("/", 1)[-1]
-    code = f'''# Set-up: in Google Colab this fetches the course at its release (code, data, reference models) and
-# installs it (a minute); anywhere else it only checks the version. Stamped by `python -m course_utils.build`
-# from pyproject.toml: do not edit.
-import os, sys, subprocess
-COURSE_VERSION = "{cfg['version']}"
+    code = f'''# @title Course set-up: run this cell first
+# In Google Colab it fetches the course at its release (code, data, reference models) and installs what it
+# needs (a minute, once per runtime); anywhere else it only checks the version.
+# Stamped by `python -m course_utils.build` from pyproject.toml: do not edit.
+import os, sys, shutil, subprocess
+COURSE_VERSION, COURSE_RELEASE = "{cfg['version']}", "{cfg['ref']}"
 if "google.colab" in sys.modules:
-    course_dir = os.path.abspath("{folder}")
-    if not os.path.isdir(course_dir):
-        subprocess.run(["git", "-c", "advice.detachedHead=false", "clone", "--quiet", "--depth", "1", "--branch", "{cfg['ref']}",
-                        "{cfg['repository']}", course_dir], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", course_dir], check=True)
-    sys.path.insert(0, course_dir)
+    def course_setup(url, folder, ref=COURSE_RELEASE):
+        where = os.path.abspath(folder)
+        done, partial = os.path.join(where, ".course-installed"), where + ".partial"
+        def last_line(text):
+            return (text or "").strip().splitlines()[-1:] or ["(no message)"]
+        def fail(what):
+            print(f"Course set-up failed: {{what}}\\nWhat to do: check that the release {{ref}} exists at {{url}} "
+                  f"and that this runtime is online, then run this cell again. Without network: download the "
+                  f"release's archive ({{url}}/releases/tag/{{ref}}, Source code zip), upload it, unzip it and "
+                  f"name the folder {{where}}. By hand, in a cell: !git clone --depth 1 --branch {{ref}} {{url}} "
+                  f"{{folder}} && pip install -r {{folder}}/requirements.txt")
+            raise RuntimeError("the course set-up failed: read the message above") from None
+        if os.path.isfile(done) and open(done).read().strip() != ref:
+            fail(f"{{where}} holds release {{open(done).read().strip()}}, but this notebook needs {{ref}}. "
+                 "Delete that folder (Files panel), or use Runtime > Disconnect and delete runtime.")
+        if not os.path.isdir(where):
+            shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted clone
+            try:
+                subprocess.run(["git", "-c", "advice.detachedHead=false", "clone", "--quiet", "--depth", "1",
+                                "--branch", ref, url, partial], check=True, capture_output=True, text=True)
+            except FileNotFoundError:
+                fail("git is not installed here.")
+            except subprocess.CalledProcessError as e:
+                shutil.rmtree(partial, ignore_errors=True)
+                fail(f"git could not clone release {{ref}} of {{url}}: {{last_line(e.stderr)[0]}}")
+            os.rename(partial, where)
+        if not os.path.isfile(os.path.join(where, "course_utils", "__init__.py")):
+            fail(f"{{where}} exists but holds no course (no course_utils/ inside): rename or delete it.")
+        if not os.path.isfile(done):
+            pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r",
+                                  os.path.join(where, "requirements.txt")], capture_output=True, text=True)
+            if pip.returncode != 0:
+                fail(f"pip could not install the course's requirements: {{last_line(pip.stderr)[0]}}")
+            with open(done, "w") as f:
+                f.write(ref)
+        if where not in sys.path:
+            sys.path.insert(0, where)
+    course_setup(os.environ.get("{REPOSITORY_OVERRIDE}", "{cfg['repository']}"), "{folder}")
 import course_utils
 course_utils.check_version(COURSE_VERSION)'''
-    return {"cell_type": "code", "execution_count": None, "metadata": {"tags": [SETUP_TAG]}, "outputs": [],
-            "source": _lines(code)}
+    meta = {"tags": [SETUP_TAG], "cellView": "form", "jupyter": {"source_hidden": True}}  # code folded away
+    return {"cell_type": "code", "execution_count": None, "metadata": meta, "outputs": [], "source": _lines(code)}
 
 
 def _tags(cell) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def stamp_header(nb: dict, name: str, folder: str, cfg: dict) -> dict:
-    """Return ``nb`` with fresh badge and set-up cells at the top (outputs of the set-up cell kept)."""
+def _stamped_version(cell) -> str | None:
+    match = re.search(r'^COURSE_VERSION\b.*?"([^"]+)"', _source(cell), flags=re.M)
+    return match and match.group(1)
+
+
+def stamp_header(nb: dict, name: str, cfg: dict) -> dict:
+    """Return ``nb`` with fresh badge and set-up cells at the top. The set-up cell's stored output and execution
+    count are kept while the version it checks stays the same (outside Colab, its output is that check)."""
     nb = copy.deepcopy(nb)
     old = {t: c for c in nb["cells"] for t in _tags(c) if t in (BADGE_TAG, SETUP_TAG)}
     rest = [c for c in nb["cells"] if not set(_tags(c)) & {BADGE_TAG, SETUP_TAG}]
     setup = setup_cell(cfg)
-    if SETUP_TAG in old and _source(old[SETUP_TAG]) == _source(setup):
-        setup = old[SETUP_TAG]  # unchanged: keep its stored output and execution count
-    badge = badge_cell(name, folder, cfg)
+    if SETUP_TAG in old and _stamped_version(old[SETUP_TAG]) == cfg["version"]:
+        setup["outputs"] = old[SETUP_TAG].get("outputs", [])
+        setup["execution_count"] = old[SETUP_TAG].get("execution_count")
+    badge = badge_cell(name, cfg)
     badge["id"], setup["id"] = BADGE_TAG, SETUP_TAG  # stable ids: a rebuild changes nothing
     nb["cells"] = [badge, setup] + rest
     return nb
@@ -149,7 +203,7 @@ def stamp_header(nb: dict, name: str, folder: str, cfg: dict) -> dict:
 
 def student_version(solution: dict, name: str, cfg: dict) -> dict:
     """The student notebook made from a solution notebook (see the module docstring)."""
-    nb = stamp_header(solution, name, "notebooks", cfg)
+    nb = stamp_header(solution, name, cfg)
     cells = []
     for i, cell in enumerate(nb["cells"]):
         tags = _tags(cell)
@@ -193,7 +247,7 @@ def planned_writes(root: Path = ROOT) -> dict[Path, str]:
             nb = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise BuildError(f"{path} is not valid notebook JSON: {e}") from None
-        writes[path] = dumps(stamp_header(nb, path.name, "solutions", cfg))
+        writes[path] = dumps(stamp_header(nb, path.name, cfg))
         writes[root / "notebooks" / path.name] = dumps(student_version(nb, path.name, cfg))
     return writes
 
@@ -269,8 +323,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.build", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if notebooks/ or headers are stale")
     parser.add_argument("--execute", metavar="PATTERN", help="re-run matching solutions (e.g. 01) and store outputs")
+    parser.add_argument("--release", metavar="DIR", help="write the student release into DIR (see README.md)")
     args = parser.parse_args(argv)
     try:
+        if args.release:
+            from .release import write_release
+
+            written = write_release(args.release)
+            print(f"wrote the release of course_utils {__version__} ({len(written)} files) into {args.release}")
+            print(f"next: commit it there and tag it {course_config()['ref']} (README.md, 'Publishing a release')")
+            return 0
         if args.check:
             problems = stale()
             for p in problems:
@@ -295,5 +357,7 @@ def main(argv=None) -> int:
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # run the module's importable copy, so that its errors are the ones caught
+    from course_utils.build import main as _main
+
+    sys.exit(_main())
