@@ -3,6 +3,7 @@
 #   make test   set up .venv and run the whole test suite (unit tests + nbval on solutions/)
 # Other targets: make build (solutions/ -> notebooks/), make check, make bench, make clean,
 #   make lock         regenerate requirements-lock.txt (the exact versions `make test` installs)
+#   make format       apply the code style (ruff format, ruff check --fix); `make test` checks it
 #   make test-latest  the same suite in .venv-latest with the newest versions requirements.txt allows
 PYTHON ?= python3
 VENV   := .venv
@@ -11,7 +12,7 @@ PIP    := $(BIN)/python -m pip
 LOCK   := requirements-lock.txt
 LATEST := .venv-latest
 
-.PHONY: lab test test-latest lock build check bench clean
+.PHONY: lab test test-latest lock lint format build check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +32,18 @@ $(VENV)/.installed-lab: $(BIN)/python requirements.txt pyproject.toml
 lab: $(VENV)/.installed-lab
 	$(BIN)/jupyter lab notebooks/
 
-test: $(VENV)/.installed-test
+test: lint
 	$(BIN)/python -m course_utils.build --check
 	$(BIN)/python -m pytest
+
+# The code style (pyproject.toml, [tool.ruff]): checked by `make test`, so that it cannot drift.
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # The newest versions the lower bounds of requirements.txt and the extras allow, in a venv of its own:
 # run before `make lock` (see README.md, "Refreshing the lock", for what to do when it fails).

@@ -1,6 +1,7 @@
 """Motion deblurring scored (prints numbers): classical deconvolution and blind networks, same blurred images.
 
-    python benchmarks/bench_deblurring.py [--steps 400] [--models unet-l1 unet-l2 dudncnn-l2] [--train skimage|bsds300|DIR]
+    python benchmarks/bench_deblurring.py [--steps 400] [--models unet-l1 unet-l2 dudncnn-l2]
+        [--train skimage|bsds300|DIR]
 
 Notebook 08's setting: the centre 256x256 crops of scikit-image's four test pictures (grayscale), motion blur of
 3-15 pixels at a random angle fixed by a seed, then noise of sigma 2 (0-255 scale); PSNR on the interior (the
@@ -15,6 +16,7 @@ BatchNorm, last layer zero, L2 loss, 16 crops of 48x48. Training photographs (--
 (default, as in the notebook), the BSDS300 training set (downloaded once), or a folder of images.
 No target: the numbers back the notebook's text and benchmarks/RESULTS.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,7 +56,9 @@ def training_images(source: str) -> list[torch.Tensor]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=400, help="training steps per network (the notebook's CPU budget: 400)")
+    ap.add_argument(
+        "--steps", type=int, default=400, help="training steps per network (the notebook's CPU budget: 400)"
+    )
     ap.add_argument("--models", nargs="*", default=["unet-l1", "unet-l2", "dudncnn-l2"])
     ap.add_argument("--train", default="skimage", help="skimage, bsds300 or a folder of images")
     args = ap.parse_args()
@@ -65,9 +69,11 @@ def main() -> None:
     def score(x: torch.Tensor) -> float:
         return cu.psnr(x[..., m:-m, m:-m].clamp(0, 1), test.sharp[..., m:-m, m:-m], data_range=1.0).item()
 
-    print(f"{len(test)} test crops 256x256, blur {LENGTHS[0]:g}-{LENGTHS[1]:g} px, noise sigma {NOISE_SIGMA:g}; "
-          f"device {device}, torch threads {torch.get_num_threads()}, OMP_NUM_THREADS "
-          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print(
+        f"{len(test)} test crops 256x256, blur {LENGTHS[0]:g}-{LENGTHS[1]:g} px, noise sigma {NOISE_SIGMA:g}; "
+        f"device {device}, torch threads {torch.get_num_threads()}, OMP_NUM_THREADS "
+        f"{os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    )
     print(f"{'blurred input':42s} {score(test.blurred):6.2f} dB")
     classical.wiener(test.blurred[:1], test.kernels[:1])  # warm-up: imports and caches out of the timings
     for error in (0, 10, 20, 45):
@@ -75,22 +81,37 @@ def main() -> None:
         for name, fn in (("Wiener", classical.wiener), ("Richardson-Lucy", classical.richardson_lucy)):
             t0 = time.perf_counter()
             p = score(fn(test.blurred, kernels))
-            print(f"{name + f' (angle off by {error} deg)':42s} {p:6.2f} dB  {time.perf_counter() - t0:5.2f} s", flush=True)
+            print(
+                f"{name + f' (angle off by {error} deg)':42s} {p:6.2f} dB  {time.perf_counter() - t0:5.2f} s",
+                flush=True,
+            )
     images = training_images(args.train)
     for name in args.models:
         cu.seed_everything(0)
         model, loss, crop = network(name)
         loader = torch.utils.data.DataLoader(
-            blur.BlurredCrops(images, crop, lengths=LENGTHS, sigma=NOISE_SIGMA, length=args.steps * BATCH), BATCH)
+            blur.BlurredCrops(images, crop, lengths=LENGTHS, sigma=NOISE_SIGMA, length=args.steps * BATCH), BATCH
+        )
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         t0 = time.perf_counter()
-        history = cu.fit(model, loader, loss, optimizer, steps=args.steps, device=device, progress=False,
-                         scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps),
-                         val_fn=lambda net: score(cu.predict(net, test.blurred, device=device)),
-                         val_every=max(1, args.steps // 8))
+        history = cu.fit(
+            model,
+            loader,
+            loss,
+            optimizer,
+            steps=args.steps,
+            device=device,
+            progress=False,
+            scheduler=torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.steps),
+            val_fn=lambda net: score(cu.predict(net, test.blurred, device=device)),
+            val_every=max(1, args.steps // 8),
+        )
         curve = ", ".join(f"{s}: {p:.2f}" for s, p in history.val)
-        print(f"{name + f' ({args.steps} steps, {args.train})':42s} {history.val[-1][1]:6.2f} dB  "
-              f"{time.perf_counter() - t0:5.0f} s of training  [{curve}]", flush=True)
+        print(
+            f"{name + f' ({args.steps} steps, {args.train})':42s} {history.val[-1][1]:6.2f} dB  "
+            f"{time.perf_counter() - t0:5.0f} s of training  [{curve}]",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

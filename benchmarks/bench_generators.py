@@ -12,6 +12,7 @@ add up to 0.5 ms a call, or none, at random from process to process (benchmarks/
 Targets (issue #2, this 2-core machine, batch 64, CPU): every generator under 5 ms; data
 generation under 5% of a training step. The original course's Python-loop generators took 30-40 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,10 @@ def main() -> None:
         "gen1_NES": lambda: cu.gen1_NES(n, generator=g),
         "gen2_NES": lambda: cu.gen2_NES(n, generator=g),
     }
-    print(f"course_utils {cu.__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, device {dev}, batch {n}")
+    print(
+        f"course_utils {cu.__version__}, torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, {torch.get_num_threads()} torch threads, device {dev}, batch {n}"
+    )
     model = cu.UNet(1, 1, 16).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x, y = cu.gen(n, generator=g)
@@ -64,6 +67,7 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         torch.nn.functional.l1_loss(model(x), y).backward()
         opt.step()
+
     step()  # first: the allocator as a training loop leaves it (see the docstring)
     for _ in range(3):  # warm-up: caches, lazily built tables, the generators' kept memory
         for f in gens.values():

@@ -14,16 +14,18 @@ and seconds per image.
 Targets (issue #4): the grayscale sigma = 25 reference beats BM3D of the same run (the DnCNN paper reports
 29.23 dB vs 28.57 for BM3D on BSD68); notebook 05 at the CPU budget ends above NL-means.
 """
+
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import torch
 
 import course_utils as cu
 from course_utils import classical, natural
-from course_utils.denoising import REFERENCE_DENOISERS, budget, denoise, load_reference_denoiser, training_run
+from course_utils.denoising import REFERENCE_DENOISERS, denoise, load_reference_denoiser, training_run
 
 
 def held_out(folder: str | None, crop: int) -> list[torch.Tensor]:
@@ -42,12 +44,13 @@ def score(fn, noisy, clean) -> tuple[float, float]:
     t0 = time.perf_counter()
     outs = [fn(x) for x in noisy]
     secs = (time.perf_counter() - t0) / len(noisy)
-    return sum(cu.psnr(o[None].clamp(0, 1), c[None], data_range=1).item() for o, c in zip(outs, clean)) / len(clean), secs
+    mean_psnr = sum(cu.psnr(o[None].clamp(0, 1), c[None], data_range=1).item() for o, c in zip(outs, clean))
+    return mean_psnr / len(clean), secs
 
 
 def gray_methods(sigma: float) -> dict:
     methods = {"identity": lambda x: x}
-    methods.update({name: (lambda f: lambda x: f(x, sigma))(f) for name, f in classical.denoisers().items()})
+    methods.update({name: functools.partial(f, sigma=sigma) for name, f in classical.denoisers().items()})
     for name in REFERENCE_DENOISERS:
         try:
             model = load_reference_denoiser(name)
@@ -66,15 +69,19 @@ def notebook_models(device) -> None:
 
     from course_utils.dncnn import DnCNN, DUDnCNN, UDnCNN
 
-    size, sigma = budget(), 30
-    train_set = natural.NoisyCrops(natural.skimage_images("train", gray=False), size["crop"], sigma,
-                                   length=size["steps_per_epoch"] * size["batch_size"])
+    size, sigma = cu.training_sizes("denoising"), 30
+    train_set = natural.NoisyCrops(
+        natural.skimage_images("train", gray=False),
+        size["crop"],
+        sigma,
+        length=size["steps_per_epoch"] * size["batch_size"],
+    )
     test_set = natural.NoisyCrops(natural.skimage_images("test", gray=False), 256, sigma, train=False)
     noisy = [test_set[i][0] for i in range(len(test_set))]
     clean = [test_set[i][1] for i in range(len(test_set))]
     print(f"\nnotebook 05 at the {cu.current_budget()} budget ({size}), colour, sigma {sigma}, 4 test crops 256x256")
     for name, f in classical.denoisers().items():
-        p, s = score(lambda x: f(x, sigma), noisy, clean)
+        p, s = score(lambda x: f(x, sigma), noisy, clean)  # noqa: B023 (called in this iteration)
         print(f"  {name:10s} {p:6.2f} dB  {s:6.2f} s/image", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for cls in (DnCNN, UDnCNN, DUDnCNN):
@@ -82,7 +89,7 @@ def notebook_models(device) -> None:
             t0 = time.perf_counter()
             exp.run(size["epochs"], progress=False)
             train_s = time.perf_counter() - t0
-            p, s = score(lambda x: denoise(exp.model, x, device=device), noisy, clean)
+            p, s = score(lambda x: denoise(exp.model, x, device=device), noisy, clean)  # noqa: B023 (this iteration)
             print(f"  {cls.__name__:10s} {p:6.2f} dB  {s:6.2f} s/image  (trained in {train_s:.0f} s)", flush=True)
 
 
@@ -99,8 +106,10 @@ def main() -> None:
     torch.set_grad_enabled(False)
     clean = held_out(args.images, args.crop)
     where = args.images or f"skimage test images {', '.join(natural.TEST_IMAGES)}, centre {args.crop}x{args.crop}"
-    print(f"{len(clean)} grayscale images ({where}); torch threads {torch.get_num_threads()}; "
-          f"BM3D {'installed' if classical.bm3d_available() else 'NOT installed (pip install bm3d)'}")
+    print(
+        f"{len(clean)} grayscale images ({where}); torch threads {torch.get_num_threads()}; "
+        f"BM3D {'installed' if classical.bm3d_available() else 'NOT installed (pip install bm3d)'}"
+    )
     results: dict[str, dict[float, tuple[float, float]]] = {}
     for sigma in args.sigmas:
         noisy = noisy_versions(clean, sigma)
@@ -110,8 +119,11 @@ def main() -> None:
             print(f"sigma {sigma:4.0f}  {name:42s} {p:6.2f} dB  {s:6.2f} s/image", flush=True)
     print("\nmean PSNR (dB) | " + " | ".join(f"sigma {s:g}" for s in args.sigmas) + " | s/image (first sigma)")
     for name, per in results.items():
-        print(f"{name:42s} | " + " | ".join(f"{per[s][0]:6.2f}" if s in per else "   -  " for s in args.sigmas)
-              + f" | {per[args.sigmas[0]][1]:.2f}")
+        print(
+            f"{name:42s} | "
+            + " | ".join(f"{per[s][0]:6.2f}" if s in per else "   -  " for s in args.sigmas)
+            + f" | {per[args.sigmas[0]][1]:.2f}"
+        )
     if args.notebook:
         torch.set_grad_enabled(True)
         notebook_models(cu.get_device())

@@ -11,6 +11,7 @@ them once). --notebooks also times each solution notebook 02-04 executed top to 
 Targets (issue #3): reference IoU >= 0.95 on synthetic data; each notebook <= 5 minutes at the CPU budget
 on a 2-core machine; on real images IoU >= 0.85 (Otsu: about 0.73).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,7 @@ import course_utils as cu
 from course_utils.augment import PairAugment, augmented_batches
 from course_utils.metrics import segmentation_scores
 from course_utils.nuclei import held_out_nuclei
-from course_utils.nuclei_data import budget, nuclei_dataset
+from course_utils.nuclei_data import nuclei_dataset
 from course_utils.segmentation import load_reference_nuclei_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +40,15 @@ def otsu_logits(X: torch.Tensor) -> torch.Tensor:
 
 def train(net, X, Y, size, augment, seed, device):
     cu.seed_everything(seed)
-    cu.fit(net, augmented_batches(X, Y, size["batch_size"], augment=augment, crop=size["crop"]), nn.BCEWithLogitsLoss(),
-           torch.optim.Adam(net.parameters(), lr=3e-3), steps=size["steps"], device=device, progress=False)
+    cu.fit(
+        net,
+        augmented_batches(X, Y, size["batch_size"], augment=augment, crop=size["crop"]),
+        nn.BCEWithLogitsLoss(),
+        torch.optim.Adam(net.parameters(), lr=3e-3),
+        steps=size["steps"],
+        device=device,
+        progress=False,
+    )
     return net
 
 
@@ -49,9 +57,12 @@ def line(name: str, cards: list[dict], secs: float | None = None) -> None:
     dice = [c["Dice"] for c in cards]
     spread = f" ± {statistics.stdev(iou):.3f}" if len(iou) > 1 else ""
     t = f"{secs:7.1f} s" if secs is not None else ""
-    print(f"{name:34s} IoU {statistics.mean(iou):.3f}{spread:8s} Dice {statistics.mean(dice):.3f}  "
-          f"precision {statistics.mean(c['precision'] for c in cards):.3f} recall "
-          f"{statistics.mean(c['recall'] for c in cards):.3f} {t}", flush=True)
+    print(
+        f"{name:34s} IoU {statistics.mean(iou):.3f}{spread:8s} Dice {statistics.mean(dice):.3f}  "
+        f"precision {statistics.mean(c['precision'] for c in cards):.3f} recall "
+        f"{statistics.mean(c['recall'] for c in cards):.3f} {t}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -64,23 +75,30 @@ def main() -> None:
     args = ap.parse_args()
     cu.set_budget(args.budget)
     device = torch.device(args.device) if args.device else cu.get_device()
-    size = budget()
-    print(f"budget {args.budget}: {size}; device {device}; torch {torch.__version__}; {torch.get_num_threads()} threads")
+    size = cu.training_sizes("segmentation")
+    print(
+        f"budget {args.budget}: {size}; device {device}; torch {torch.__version__}; {torch.get_num_threads()} threads"
+    )
     Xh, Yh = held_out_nuclei()
     print(f"held-out synthetic set: {tuple(Xh.shape)}, foreground {Yh.mean().item():.1%}\n")
     line("Otsu threshold", [segmentation_scores(otsu_logits(Xh), Yh)])
     reference = load_reference_nuclei_model()
     t0 = time.perf_counter()
     ref_logits = cu.predict(reference, Xh, batch_size=32, device=device)
-    line(f"reference UNet{tuple(reference.init_args.values())}", [segmentation_scores(ref_logits, Yh)],
-         time.perf_counter() - t0)
+    line(
+        f"reference UNet{tuple(reference.init_args.values())}",
+        [segmentation_scores(ref_logits, Yh)],
+        time.perf_counter() - t0,
+    )
     data = nuclei_dataset("synthetic")
     X, Y = data.train
-    models = [("02 SimpleUNet(4)", lambda: cu.SimpleUNet(4), None),
-              ("03 SimpleUNet(16)", lambda: cu.SimpleUNet(16), None),
-              ("03 SimpleUNet(32)", lambda: cu.SimpleUNet(32), None),
-              ("04 UNet(1,1,8) no augmentation", lambda: cu.UNet(1, 1, 8), None),
-              ("04 UNet(1,1,8) augmentation", lambda: cu.UNet(1, 1, 8), PairAugment(elastic=True))]
+    models = [
+        ("02 SimpleUNet(4)", lambda: cu.SimpleUNet(4), None),
+        ("03 SimpleUNet(16)", lambda: cu.SimpleUNet(16), None),
+        ("03 SimpleUNet(32)", lambda: cu.SimpleUNet(32), None),
+        ("04 UNet(1,1,8) no augmentation", lambda: cu.UNet(1, 1, 8), None),
+        ("04 UNet(1,1,8) augmentation", lambda: cu.UNet(1, 1, 8), PairAugment(elastic=True)),
+    ]
     for name, make, aug in models:
         cards, t0 = [], time.perf_counter()
         for seed in range(args.seeds):
@@ -101,8 +119,9 @@ def main() -> None:
         for path in sorted((ROOT / "solutions").glob("0[234]_*.ipynb")):
             nb = nbformat.read(path, as_version=4)  # executed in memory: the stored notebook is not touched
             t0 = time.perf_counter()
-            NotebookClient(nb, timeout=1800, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            NotebookClient(
+                nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            ).execute()
             print(f"{path.name}: {time.perf_counter() - t0:.0f} s", flush=True)
 
 

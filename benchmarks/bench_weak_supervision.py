@@ -8,6 +8,7 @@ identity, supervised (L1), noise2noise L1, noise2noise L2, NES one-shot recipe (
 Targets (issue #5, CPU budget): noise2noise-L1 within 1 dB of supervised or better; noise2noise-L2 clearly
 worse with a positive bias; iterative NES at least 2 dB above the one-shot recipe.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,15 @@ def run(seed: int, device, steps: int, batch: int, rounds: int, pool_size: int, 
     def trained(batches, loss_fn):
         cu.seed_everything(seed)
         model = cu.UNet(1, 1, 16)
-        cu.fit(model, batches, loss_fn, torch.optim.Adam(model.parameters(), lr=1e-3), steps=steps, device=device,
-               progress=False)
+        cu.fit(
+            model,
+            batches,
+            loss_fn,
+            torch.optim.Adam(model.parameters(), lr=1e-3),
+            steps=steps,
+            device=device,
+            progress=False,
+        )
         return cu.scores(cu.predict(model, test_noisy, device=device), test_clean)
 
     recipes = {
@@ -48,8 +56,16 @@ def run(seed: int, device, steps: int, batch: int, rounds: int, pool_size: int, 
     cu.seed_everything(seed)
     separator = cu.UNet(1, 1, 16)
     mixtures = cu.gen1_NES(pool_size, generator=g)
-    weak.iterative_nes(separator, mixtures, rounds=rounds, steps_per_round=steps // rounds, batch_size=batch,
-                       generator=g, device=device, progress=False)
+    weak.iterative_nes(
+        separator,
+        mixtures,
+        rounds=rounds,
+        steps_per_round=steps // rounds,
+        batch_size=batch,
+        generator=g,
+        device=device,
+        progress=False,
+    )
     out["NES iterative"] = cu.scores(cu.predict(separator, test_noisy, device=device), test_clean)
     times["NES iterative"] = time.perf_counter() - t0
     return out, times
@@ -63,11 +79,13 @@ def main() -> None:
     args = ap.parse_args()
     cu.set_budget(args.budget)
     device = torch.device(args.device) if args.device else cu.get_device()
-    b = weak.budget()  # the training of notebooks 06 and 07
+    b = cu.training_sizes("weak")  # the training of notebooks 06 and 07
     steps, batch, rounds, pool_size = b["steps"], b["batch_size"], b["nes_rounds"], b["pool_size"]
     test_noisy, test_clean = cu.gen(256, generator=cu.make_generator(2024))
-    print(f"budget {args.budget}: {steps} steps of {batch} images per method, NES {rounds} rounds on {pool_size} "
-          f"images; {args.seeds} seeds; device {device}; torch {torch.__version__}")
+    print(
+        f"budget {args.budget}: {steps} steps of {batch} images per method, NES {rounds} rounds on {pool_size} "
+        f"images; {args.seeds} seeds; device {device}; torch {torch.__version__}"
+    )
     runs, times = [], []
     for seed in range(args.seeds):
         r, t = run(seed, device, steps, batch, rounds, pool_size, test_noisy, test_clean)
@@ -87,13 +105,20 @@ def main() -> None:
         secs = statistics.mean(t[m] for t in times) if m in times[0] else 0.0
         print(f"{m:<16}{p:>14.2f} ± {ps:<5.2f}{a:>14.4f} ± {as_:<6.4f}{b:>+12.4f}{secs:>9.0f}")
 
-    sup, l1, l2 = stat("supervised L1", "PSNR (dB)")[0], stat("noise2noise L1", "PSNR (dB)")[0], stat("noise2noise L2", "PSNR (dB)")[0]
+    sup, l1, l2 = (
+        stat("supervised L1", "PSNR (dB)")[0],
+        stat("noise2noise L1", "PSNR (dB)")[0],
+        stat("noise2noise L2", "PSNR (dB)")[0],
+    )
     one, it = stat("NES one-shot", "PSNR (dB)")[0], stat("NES iterative", "PSNR (dB)")[0]
     bias2 = stat("noise2noise L2", "mean error")[0]
     print("\ntargets (means over seeds):")
-    print(f"  noise2noise-L1 within 1 dB of supervised or better: {l1 - sup:+.2f} dB  {'ok' if l1 >= sup - 1 else 'MISSED'}")
-    print(f"  noise2noise-L2 clearly worse, positive bias: {l2 - sup:+.2f} dB, bias {bias2:+.4f}  "
-          f"{'ok' if l2 < sup - 1 and bias2 > 0.01 else 'MISSED'}")
+    verdict = "ok" if l1 >= sup - 1 else "MISSED"
+    print(f"  noise2noise-L1 within 1 dB of supervised or better: {l1 - sup:+.2f} dB  {verdict}")
+    print(
+        f"  noise2noise-L2 clearly worse, positive bias: {l2 - sup:+.2f} dB, bias {bias2:+.4f}  "
+        f"{'ok' if l2 < sup - 1 and bias2 > 0.01 else 'MISSED'}"
+    )
     print(f"  iterative NES >= one-shot + 2 dB: {it - one:+.2f} dB  {'ok' if it >= one + 2 else 'MISSED'}")
 
 

@@ -1,48 +1,78 @@
 """course_utils: the helper package of the course "Pixel-level deep learning with U-Nets".
 
-One concept per module. ``import course_utils as cu`` gives the names every notebook uses; the modules
-for one notebook or one task (``natural``, ``weak``, ``convtranspose``, ``checks``, ``build``) are
-imported by name, e.g. ``from course_utils import weak``.
+``import course_utils as cu`` gives the names every notebook uses; a track's own modules are imported by name,
+e.g. ``from course_utils import weak``. One concept per module, in four layers; a module imports only from its
+own layer or the layers above it in this list, never sideways from another track:
 
-* :mod:`~course_utils.device`, :mod:`~course_utils.seeding`, :mod:`~course_utils.budget`:
-  where to compute, reproducibility, how long each training loop runs (full / cpu / fast).
-* :mod:`~course_utils.synthetic`: the cells-under-clutter generators (gen, gen_noise2noise, gen1_NES, gen2_NES).
-* :mod:`~course_utils.nuclei`: synthetic fluorescence nuclei with exact masks, ``normalize_percentile``;
-  :mod:`~course_utils.nuclei_data`: the lab's arrays (synthetic, Kromp et al. 2020, your own folder);
-  :mod:`~course_utils.download`: the data URLs and checksums, a verified cache.
-* :mod:`~course_utils.simple_unet`: notebook 02's U-Net blocks; :mod:`~course_utils.augment`: joint image/mask
-  augmentation (torchvision.transforms.v2); :mod:`~course_utils.segmentation`: whole-image prediction, the
-  reference nuclei model.
-* :mod:`~course_utils.unet`: the U-Net; :mod:`~course_utils.residual`: ``Residual(net)`` (y = x - net(x)).
-* :mod:`~course_utils.training`: ``fit``, ``predict``; :mod:`~course_utils.metrics`: MSE, MAE, PSNR, ``scores``, accuracy, precision, recall, IoU, Dice, PR curves;
-  :mod:`~course_utils.checkpoints`: save / load.
-* :mod:`~course_utils.plotting`: voir_batch2D, ppmatrix, show_side_by_side, show_errors, TrainingMonitor.
-* :mod:`~course_utils.natural`: the natural images shipped with scikit-image, BSDS300, any folder; crops,
-  Gaussian noise, ``NoisyCrops`` pairs.
-* :mod:`~course_utils.dncnn`: DnCNN, UDnCNN, DUDnCNN, receptive fields; :mod:`~course_utils.denoising`: notebook
-  05's budget, ``denoise`` (any size), the reference denoisers; :mod:`~course_utils.classical`: TV, NL-means,
-  BM3D, Wiener, Richardson-Lucy; :mod:`~course_utils.experiment`: ``Experiment`` (checkpoint every epoch, resume).
-* :mod:`~course_utils.blur`: motion-blur kernels, blurred/sharp pairs; :mod:`~course_utils.patches`:
-  ``patch_average`` (restoration by overlapping patches).
-* :mod:`~course_utils.weak`: noise2noise and Neural Egg Separation recipes (notebooks 06 and 07).
-* :mod:`~course_utils.convtranspose` and :mod:`~course_utils.checks`: notebook 01's explorer, exercise self-checks.
-* :mod:`~course_utils.build`: solutions/ -> notebooks/ (``python -m course_utils.build``).
+1. **Foundations** (no course logic): :mod:`~course_utils.version` (``__version__``, the one place for it),
+   :mod:`~course_utils.device`, :mod:`~course_utils.seeding`, :mod:`~course_utils.budget` (full / cpu / fast
+   and the one table of training sizes, ``TRAINING_SIZES``), :mod:`~course_utils.files` (atomic writes),
+   :mod:`~course_utils.download` (every data URL and checksum, a verified cache).
+2. **Shared tools**, used by every track: :mod:`~course_utils.images` (read, convert, normalise),
+   :mod:`~course_utils.inference` (predict on batches, on whole images with padding or tiles, patch averaging,
+   parameter counts), :mod:`~course_utils.training` (``fit``), :mod:`~course_utils.metrics`,
+   :mod:`~course_utils.checkpoints`, :mod:`~course_utils.experiment` (train, checkpoint, resume),
+   :mod:`~course_utils.plotting`; the models :mod:`~course_utils.unet`, :mod:`~course_utils.residual`
+   (y = x - net(x): the course's one residual convention).
+3. **Tracks**, each a story of notebooks, with its data, models and recipes:
+
+   * convolution: :mod:`~course_utils.convtranspose` (notebook 01);
+   * segmentation (02-04): :mod:`~course_utils.nuclei` (synthetic nuclei), :mod:`~course_utils.nuclei_data`
+     (the lab's arrays, Kromp et al., your folder), :mod:`~course_utils.simple_unet`, :mod:`~course_utils.augment`,
+     :mod:`~course_utils.segmentation` (``segment_nuclei``, the reference model);
+   * restoration (05, 08): :mod:`~course_utils.natural` (photographs, noisy crops), :mod:`~course_utils.dncnn`,
+     :mod:`~course_utils.denoising`, :mod:`~course_utils.classical` (TV, NL-means, BM3D, Wiener,
+     Richardson-Lucy), :mod:`~course_utils.blur`;
+   * weak supervision (06, 07): :mod:`~course_utils.synthetic` (the cells-under-clutter generators; their
+     engine in the private :mod:`~course_utils._stamping`), :mod:`~course_utils.weak` (noise2noise, NES).
+4. **Course machinery**: :mod:`~course_utils.checks` (the exercises' self-checks), :mod:`~course_utils.build`
+   (solutions -> student notebooks), :mod:`~course_utils.release` (the student release).
+
+**Where a new notebook's code goes.** Its data set: a module of its track (or a new track module), with URLs and
+checksums in ``download.REMOTES``. A model: a module of its own, registered for checkpoints with
+``@register_model``. Its recipe (batches, losses, training runs): the track's module. Its training sizes: a row
+of ``budget.TRAINING_SIZES``, read with ``training_sizes("track")``. Running a model on images:
+:mod:`~course_utils.inference`, never a copy. Its self-checks: :mod:`~course_utils.checks`, through the one
+harness ``@_check``. Pictures: :mod:`~course_utils.plotting`. Anything two tracks need moves up to layer 2.
+Nothing inside the package imports this facade: import from the module that defines a name.
 """
-__version__ = "0.1.0"
 
-from .budget import BUDGETS, by_budget, current_budget, set_budget
 from . import download
+from .budget import BUDGETS, TRAINING_SIZES, by_budget, current_budget, set_budget, training_sizes
 from .checkpoints import CheckpointError, load_checkpoint, register_model, save_checkpoint
 from .device import get_device
-from .metrics import (dice, iou, mae, mse, pixel_accuracy, pr_curve, precision, psnr, recall, scores, scores_table,
-                      segmentation_scores)
-from .plotting import error_map, ppmatrix, show_batch2d, show_errors, show_side_by_side, tile_batch, voir_batch2D
+from .images import normalize_percentile
+from .inference import count_parameters, patch_average, predict, predict_image
+from .metrics import (
+    dice,
+    iou,
+    mae,
+    mse,
+    pixel_accuracy,
+    pr_curve,
+    precision,
+    psnr,
+    recall,
+    scores,
+    scores_table,
+    segmentation_scores,
+)
+from .nuclei import make_nuclei
+from .plotting import (
+    error_map,
+    explore_threshold,
+    ppmatrix,
+    show_batch2d,
+    show_errors,
+    show_side_by_side,
+    tile_batch,
+    voir_batch2D,
+)
 from .residual import Residual
 from .seeding import make_generator, seed_everything
-from .nuclei import make_nuclei, normalize_percentile
-from .synthetic import gen, gen1_NES, gen2_NES, gen_noise2noise, make_cells, make_clutter
-from .training import History, fit, predict
-from .segmentation import predict_image, segment_nuclei
+from .segmentation import load_reference_nuclei_model, segment_nuclei
 from .simple_unet import SimpleUNet
+from .synthetic import gen, gen1_NES, gen2_NES, gen_noise2noise, make_cells, make_clutter
+from .training import History, fit
 from .unet import UNet
-from .version import check_version
+from .version import __version__, check_version

@@ -6,6 +6,7 @@ it stays binary); intensity changes touch the image only.
 ``fit`` with a fresh random transform per image. Randomness comes from torch's global generator
 (``seed_everything`` makes it reproducible).
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,15 +33,35 @@ class PairAugment:
     Call: ``image, mask = aug(image, mask)`` with (C, H, W) tensors, image in [0, 1], mask in {0, 1}.
     """
 
-    def __init__(self, flips: bool = True, rot90: bool = True, affine: bool = True, elastic: bool = False,
-                 intensity: bool = True, p_affine: float = 0.5, p_elastic: float = 0.3):
+    def __init__(
+        self,
+        flips: bool = True,
+        rot90: bool = True,
+        affine: bool = True,
+        elastic: bool = False,
+        intensity: bool = True,
+        p_affine: float = 0.5,
+        p_elastic: float = 0.3,
+    ):
         self.rot90, self.intensity = rot90, intensity
         geometric = []
         if flips:
             geometric += [v2.RandomHorizontalFlip(), v2.RandomVerticalFlip()]
         if affine:
-            geometric.append(v2.RandomApply([v2.RandomAffine(degrees=15, translate=(0.05, 0.05), scale=(0.85, 1.2),
-                                                             shear=5, interpolation=v2.InterpolationMode.BILINEAR)], p=p_affine))
+            geometric.append(
+                v2.RandomApply(
+                    [
+                        v2.RandomAffine(
+                            degrees=15,
+                            translate=(0.05, 0.05),
+                            scale=(0.85, 1.2),
+                            shear=5,
+                            interpolation=v2.InterpolationMode.BILINEAR,
+                        )
+                    ],
+                    p=p_affine,
+                )
+            )
         if elastic:
             geometric.append(v2.RandomApply([v2.ElasticTransform(alpha=30.0, sigma=5.0)], p=p_elastic))
         self.geometric = v2.Compose(geometric) if geometric else None
@@ -50,8 +71,10 @@ class PairAugment:
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if image.dim() != 3 or mask.dim() != 3 or image.shape[-2:] != mask.shape[-2:]:
-            raise ValueError(f"PairAugment takes one image (C, H, W) and its mask (1, H, W) of the same size; got "
-                             f"{tuple(image.shape)} and {tuple(mask.shape)}. For a batch use augmented_batches().")
+            raise ValueError(
+                f"PairAugment takes one image (C, H, W) and its mask (1, H, W) of the same size; got "
+                f"{tuple(image.shape)} and {tuple(mask.shape)}. For a batch use augmented_batches()."
+            )
         if self.rot90:
             k = int(torch.randint(4, ()))
             image, mask = torch.rot90(image, k, (-2, -1)), torch.rot90(mask, k, (-2, -1))
@@ -66,8 +89,9 @@ class PairAugment:
         return image.contiguous(), mask.contiguous()
 
 
-def augmented_batches(X: torch.Tensor, Y: torch.Tensor, batch_size: int, augment: PairAugment | None = None,
-                      crop: int | None = None):
+def augmented_batches(
+    X: torch.Tensor, Y: torch.Tensor, batch_size: int, augment: PairAugment | None = None, crop: int | None = None
+):
     """A zero-argument function giving a batch of ``batch_size`` random (image, mask) pairs of (X, Y)
     (N, C, H, W), for ``fit``: each cut to a random ``crop`` x ``crop`` window (``None``: whole images),
     then transformed by ``augment`` on its own (``None``: no augmentation).
@@ -85,7 +109,7 @@ def augmented_batches(X: torch.Tensor, Y: torch.Tensor, batch_size: int, augment
             x, y = X[i], Y[i]
             if crop is not None:
                 top, left = int(torch.randint(h - crop + 1, ())), int(torch.randint(w - crop + 1, ()))
-                x, y = x[..., top: top + crop, left: left + crop], y[..., top: top + crop, left: left + crop]
+                x, y = x[..., top : top + crop, left : left + crop], y[..., top : top + crop, left : left + crop]
             if augment is not None:
                 x, y = augment(x, y)
             xs.append(x), ys.append(y)

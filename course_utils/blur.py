@@ -11,6 +11,7 @@ notebook (08). The classical deconvolution baselines are in :mod:`course_utils.c
 
 Images are (C, H, W) or (N, C, H, W) tensors in [0, 1].
 """
+
 from __future__ import annotations
 
 import math
@@ -51,8 +52,9 @@ def motion_kernel(length: float, angle: float, size: int = KERNEL_SIZE, supersam
     return (k / k.sum()).float()
 
 
-def random_motion_kernels(n: int, lengths=(3.0, 15.0), *, size: int = KERNEL_SIZE, generator=None,
-                          return_params: bool = False):
+def random_motion_kernels(
+    n: int, lengths=(3.0, 15.0), *, size: int = KERNEL_SIZE, generator=None, return_params: bool = False
+):
     """``n`` kernels (n, size, size) with lengths uniform in ``lengths`` and angles uniform in [0, 180).
     With ``return_params=True``: ``(kernels, lengths, angles)``, the last two (n,) float64 tensors."""
     u = torch.rand(n, 2, generator=generator, dtype=torch.float64)
@@ -93,8 +95,17 @@ class BlurredCrops(torch.utils.data.Dataset):
     wrong kernel on purpose).
     """
 
-    def __init__(self, images, size: int, *, lengths=(3.0, 15.0), sigma: float = 2.0, train: bool = True,
-                 length: int = 1000, seed: int = 0):
+    def __init__(
+        self,
+        images,
+        size: int,
+        *,
+        lengths=(3.0, 15.0),
+        sigma: float = 2.0,
+        train: bool = True,
+        length: int = 1000,
+        seed: int = 0,
+    ):
         self.images, self.size, self.lengths, self.sigma, self.train = list(images), size, lengths, sigma, train
         if train:
             random_crops(self.images, 1, size)  # fail now, clearly, if no image is large enough
@@ -103,7 +114,8 @@ class BlurredCrops(torch.utils.data.Dataset):
             g = torch.Generator().manual_seed(seed)
             self.sharp = centre_crops(self.images, size)
             self.kernels, self.motion_lengths, self.motion_angles = random_motion_kernels(
-                len(self.sharp), lengths, generator=g, return_params=True)
+                len(self.sharp), lengths, generator=g, return_params=True
+            )
             self.blurred = blur(self.sharp, self.kernels, sigma, generator=g)
             self.length = len(self.sharp)
 
@@ -112,8 +124,9 @@ class BlurredCrops(torch.utils.data.Dataset):
         degrees: the wrong kernel a non-blind method gets when the motion is misjudged."""
         if self.train:
             raise ValueError("kernels_off_by needs a test set (train=False): a training set has no fixed kernels")
-        return torch.stack([motion_kernel(float(L), float(a) + angle_error)
-                            for L, a in zip(self.motion_lengths, self.motion_angles)])
+        return torch.stack(
+            [motion_kernel(float(L), float(a) + angle_error) for L, a in zip(self.motion_lengths, self.motion_angles)]
+        )
 
     def __len__(self) -> int:
         return self.length

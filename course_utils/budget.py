@@ -6,19 +6,62 @@ Three budgets exist:
 * ``cpu``: the default elsewhere; each notebook finishes in minutes on a 2-core laptop.
 * ``fast``: a smoke size for CI (``COURSE_FAST=1``): checks that the code runs, not that it learns.
 
-Notebooks never test the device themselves; they write ``n_steps = by_budget(full=4000, cpu=300, fast=5)``.
+Every notebook's training sizes stand in one table, :data:`TRAINING_SIZES` (one row per track and budget),
+read by :func:`training_sizes`: ``size = cu.training_sizes("segmentation")``. Notebooks never test the device
+themselves. For a one-off size in your own code, ``by_budget(full=4000, cpu=300, fast=5)``.
 Override with the environment variable ``COURSE_BUDGET=full|cpu|fast`` or with :func:`set_budget`.
 """
+
 from __future__ import annotations
 
 import os
 
 import torch
 
-__all__ = ["BUDGETS", "current_budget", "set_budget", "by_budget"]
+__all__ = ["BUDGETS", "TRAINING_SIZES", "current_budget", "set_budget", "by_budget", "training_sizes"]
 
 BUDGETS = ("full", "cpu", "fast")
 _override: str | None = None
+
+# How long each track trains. `full` is the original course's scale (a GPU); `cpu` a few minutes per notebook
+# on 2 cores (measured in benchmarks/RESULTS.md); `fast` a smoke run for CI: the code runs, it does not learn.
+TRAINING_SIZES: dict[str, dict[str, dict]] = {
+    # notebooks 02-04, bench_segmentation.py: `steps` of `batch_size` random `crop` x `crop` windows of the
+    # training images; `seeds` per condition in notebook 04
+    "segmentation": {
+        "full": dict(steps=3000, batch_size=16, crop=128, seeds=5),
+        "cpu": dict(steps=300, batch_size=8, crop=64, seeds=3),
+        "fast": dict(steps=2, batch_size=2, crop=32, seeds=1),
+    },
+    # notebook 05, bench_restoration.py: `epochs` of `steps_per_epoch` batches of `batch_size` random `crop` x
+    # `crop` crops; DnCNN depth `D` and width `C`; peak `lr` of Adam with a one-cycle schedule. `full` is the
+    # original assignment's (D = 6, C = 64, 180x180 crops, batch 4, Adam at 1e-3); `cpu` keeps D, shrinks C and
+    # the crops, and a higher peak learning rate makes up for the few steps (about 2 minutes for 3 models)
+    "denoising": {
+        "full": dict(epochs=40, steps_per_epoch=100, batch_size=4, crop=180, D=6, C=64, lr=1e-3),
+        "cpu": dict(epochs=20, steps_per_epoch=50, batch_size=8, crop=48, D=6, C=16, lr=1e-2),
+        "fast": dict(epochs=1, steps_per_epoch=2, batch_size=2, crop=32, D=6, C=8, lr=1e-3),
+    },
+    # notebooks 06 and 07, bench_weak_supervision.py: `steps` per method (full: the original 40 epochs x 100
+    # batches), `batch_size`, `nes_rounds` (NES splits its steps between them), `pool_size` (noisy images NES owns)
+    "weak": {
+        "full": dict(steps=4000, batch_size=64, nes_rounds=5, pool_size=8192),
+        "cpu": dict(steps=240, batch_size=16, nes_rounds=3, pool_size=2048),
+        "fast": dict(steps=4, batch_size=4, nes_rounds=2, pool_size=32),
+    },
+    # notebook 06 section 5: noise2noise on photographs, `steps` of the U-Net
+    "noise2noise photographs": {
+        "full": dict(steps=3000),
+        "cpu": dict(steps=150),
+        "fast": dict(steps=3),
+    },
+    # notebook 08: `steps` of the blind U-Net (longer training on the eleven scikit-image photographs overfits)
+    "deblurring": {
+        "full": dict(steps=1000),
+        "cpu": dict(steps=400),
+        "fast": dict(steps=3),
+    },
+}
 
 
 def _check(name: str, where: str) -> str:
@@ -50,3 +93,11 @@ def set_budget(name: str | None) -> None:
 def by_budget(*, full, cpu, fast):
     """Return the value for the budget in force, e.g. ``by_budget(full=40, cpu=4, fast=1)``."""
     return {"full": full, "cpu": cpu, "fast": fast}[current_budget()]
+
+
+def training_sizes(track: str) -> dict:
+    """The training sizes of ``track`` (a key of :data:`TRAINING_SIZES`) for the budget in force, as a new dict,
+    e.g. ``training_sizes("segmentation")["steps"]``."""
+    if track not in TRAINING_SIZES:
+        raise ValueError(f"unknown track {track!r}; the tracks with training sizes are: {', '.join(TRAINING_SIZES)}")
+    return dict(TRAINING_SIZES[track][current_budget()])

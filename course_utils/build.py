@@ -16,6 +16,7 @@ Rules, applied to each ``solutions/NN_name.ipynb``:
   the solution and the student notebook, from ``[tool.course]`` in pyproject.toml and
   ``course_utils.__version__``; edit those, never the stamped cells.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 from .files import atomic_path
-from . import __version__
+from .version import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -47,6 +48,7 @@ def course_config(root: Path = ROOT) -> dict:
     text = (root / "pyproject.toml").read_text(encoding="utf-8")
     try:
         import tomllib  # Python 3.11+
+
         table = tomllib.loads(text)["tool"]["course"]
     except ImportError:  # Python < 3.11: the table is two plain `key = "value"` lines
         block = text.split("[tool.course]", 1)[1].split("\n[", 1)[0]
@@ -105,8 +107,10 @@ def badge_cell(name: str, cfg: dict) -> dict:
     return {
         "cell_type": "markdown",
         "metadata": {"tags": [BADGE_TAG]},
-        "source": _lines(f'<a href="{url}" target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" '
-                         f'alt="Open In Colab"/></a>'),
+        "source": _lines(
+            f'<a href="{url}" target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" '
+            f'alt="Open In Colab"/></a>'
+        ),
     }
 
 
@@ -130,7 +134,7 @@ def setup_cell(cfg: dict) -> dict:
 # needs (a minute, once per runtime); anywhere else it only checks the version.
 # Stamped by `python -m course_utils.build` from pyproject.toml: do not edit.
 import os, sys, shutil, subprocess
-COURSE_VERSION, COURSE_RELEASE = "{cfg['version']}", "{cfg['ref']}"
+COURSE_VERSION, COURSE_RELEASE = "{cfg["version"]}", "{cfg["ref"]}"
 if "google.colab" in sys.modules:
     def course_setup(url, folder, ref=COURSE_RELEASE):
         where = os.path.abspath(folder)
@@ -169,7 +173,7 @@ if "google.colab" in sys.modules:
                 f.write(ref)
         if where not in sys.path:
             sys.path.insert(0, where)
-    course_setup(os.environ.get("{REPOSITORY_OVERRIDE}", "{cfg['repository']}"), "{folder}")
+    course_setup(os.environ.get("{REPOSITORY_OVERRIDE}", "{cfg["repository"]}"), "{folder}")
 import course_utils
 course_utils.check_version(COURSE_VERSION)'''
     meta = {"tags": [SETUP_TAG], "cellView": "form", "jupyter": {"source_hidden": True}}  # code folded away
@@ -300,8 +304,9 @@ def execute(pattern: str, root: Path = ROOT, timeout: int = 1800) -> list[Path]:
         try:
             print(f"executing {path.name} at the CPU budget ...", flush=True)
             t0 = time.perf_counter()
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            NotebookClient(
+                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+            ).execute()
             print(f"  {path.name}: {time.perf_counter() - t0:.0f} s", flush=True)
         finally:
             for k, v in old.items():

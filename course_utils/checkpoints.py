@@ -8,6 +8,7 @@ mode, with ``model.checkpoint_meta`` holding what was saved with it. Files load 
 Only course models can be saved this way: classes decorated with :func:`register_model`, which records
 the arguments each instance was built with.
 """
+
 from __future__ import annotations
 
 import functools
@@ -82,7 +83,7 @@ def save_checkpoint(model: nn.Module, path, **meta) -> Path:
         )
     _check_plain(model.init_args, f"constructor arguments of {name}")
     _check_plain(meta, "checkpoint metadata")
-    from . import __version__
+    from .version import __version__
 
     payload = {
         "format": FORMAT,
@@ -122,8 +123,11 @@ def load_checkpoint(path, expect: type[nn.Module] | str | None = None, device=No
             "Download or save it again."
         ) from None
     if not (isinstance(payload, dict) and payload.get("format") == FORMAT):
-        hint = " It looks like a bare state dict: build the model yourself and call model.load_state_dict()." \
-            if isinstance(payload, dict) and payload and all(torch.is_tensor(v) for v in payload.values()) else ""
+        hint = (
+            " It looks like a bare state dict: build the model yourself and call model.load_state_dict()."
+            if isinstance(payload, dict) and payload and all(torch.is_tensor(v) for v in payload.values())
+            else ""
+        )
         raise CheckpointError(f"{path} is not a course_utils checkpoint (written by save_checkpoint).{hint}")
     name = payload["model_class"]
     if expect is not None:

@@ -2,7 +2,12 @@
 clearly what is right or wrong (never a bare ``assert``): a ✅ line, a ❌ line with the first failing
 cases and a hint, or ⏳ when the exercise is not done yet. They return nothing, so a notebook cell
 shows only the message.
+
+One harness: every check is a body ``(fn, name)`` decorated with :func:`_check`; it calls the student's code
+through :func:`_run` (or :func:`_case`, for one case of many), stops with :func:`_fail` and ends with
+:func:`_report`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -12,17 +17,35 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-__all__ = ["check_output_size", "check_conv_transpose", "check_noise2noise_batches", "check_clutter_probability",
-           "check_one_shot_batches", "check_synthetic_mixtures", "check_encoder_block", "check_bottleneck",
-           "check_decoder_block", "check_simple_unet", "check_precision_recall", "check_joint_transform",
-           "check_psnr", "check_dncnn", "check_blur"]
+from .inference import count_parameters
+
+__all__ = [
+    "check_output_size",
+    "check_conv_transpose",
+    "check_noise2noise_batches",
+    "check_clutter_probability",
+    "check_one_shot_batches",
+    "check_synthetic_mixtures",
+    "check_encoder_block",
+    "check_bottleneck",
+    "check_decoder_block",
+    "check_simple_unet",
+    "check_precision_recall",
+    "check_joint_transform",
+    "check_psnr",
+    "check_dncnn",
+    "check_blur",
+]
 
 
 def _report(name: str, failures: list[str], total: int, hint: str = "") -> None:
     if not failures:
         print(f"✅ {name}: correct" + (f" on all {total} test cases." if total > 1 else "."))
         return
-    print(f"❌ {name}: " + (f"wrong on {len(failures)} of {total} test cases. First ones:" if total > 1 else "not yet right:"))
+    print(
+        f"❌ {name}: "
+        + (f"wrong on {len(failures)} of {total} test cases. First ones:" if total > 1 else "not yet right:")
+    )
     for f in failures[:3]:
         print("   - " + f)
     if hint:
@@ -39,12 +62,14 @@ class _Stop(Exception):
 
 def _check(body):
     """Decorator: a check whose body may stop early with :class:`_Stop` after printing its verdict."""
+
     @functools.wraps(body)
     def check(fn) -> None:
         try:
             body(fn, getattr(fn, "__name__", "your function"))
         except _Stop:
             pass
+
     check.__signature__ = inspect.Signature([inspect.Parameter("fn", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
     return check
 
@@ -65,6 +90,22 @@ def _fail(name: str, problem: str, hint: str = ""):
     raise _Stop
 
 
+_BROKE = object()
+
+
+def _case(name: str, fn, failures: list[str], label: str, *args, **kwargs):
+    """The student's function on one test case of many: 'not done yet' stops the check; a crash is recorded in
+    ``failures`` under ``label`` and returns ``_BROKE``, so that the other cases still run."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        _not_done(name)
+        raise _Stop from None
+    except Exception as e:  # a student's bug: say which call broke
+        failures.append(f"{label} raised {type(e).__name__}: {e}")
+        return _BROKE
+
+
 def _pair_from(name: str, fn, n: int, *args, **kwargs):
     """Call ``fn`` and insist on a pair (inputs, targets) of (n, 1, 64, 64) tensors."""
     got = _run(name, fn, *args, **kwargs)
@@ -83,10 +124,10 @@ def _torch_output_size(h_in, kernel_size, stride, padding, output_padding, dilat
     ).shape[2]
 
 
-def check_output_size(fn) -> None:
+@_check
+def check_output_size(fn, name) -> None:
     """Check ``fn(h_in, kernel_size, stride=1, padding=0, output_padding=0, dilation=1) -> int``,
     the output height of ``nn.ConvTranspose2d``, against PyTorch on 700+ configurations."""
-    name = getattr(fn, "__name__", "your function")
     failures, total = [], 0
     for h, k, s, p, d in itertools.product(range(1, 8), range(1, 6), range(1, 4), range(0, 3), (1, 2)):
         for op in range(0, max(s, d)):
@@ -96,28 +137,26 @@ def check_output_size(fn) -> None:
                 continue  # PyTorch refuses configurations whose output would be empty
             total += 1
             args = dict(h_in=h, kernel_size=k, stride=s, padding=p, output_padding=op, dilation=d)
-            try:
-                got = fn(**args)
-            except NotImplementedError:
-                return _not_done(name)
-            except Exception as e:  # a student's bug: say which call broke
-                failures.append(f"{name}({', '.join(f'{a}={v}' for a, v in args.items())}) raised {type(e).__name__}: {e}")
+            got = _case(name, fn, failures, f"{name}({', '.join(f'{a}={v}' for a, v in args.items())})", **args)
+            if got is _BROKE:
                 continue
             if got != expected:
                 failures.append(
                     f"{', '.join(f'{a}={v}' for a, v in args.items())}: PyTorch gives {expected}, you return {got!r}"
                 )
-    return _report(
-        name, failures, total,
+    _report(
+        name,
+        failures,
+        total,
         "each input pixel stamps a kernel of extent dilation*(kernel_size-1)+1, every `stride` pixels; "
         "padding removes pixels on both sides, output_padding adds them on one side.",
     )
 
 
-def check_conv_transpose(fn) -> None:
+@_check
+def check_conv_transpose(fn, name) -> None:
     """Check ``fn(x, w, b, stride, padding=0)`` -> the transposed convolution of a 2-D image ``x`` (H, W)
     with a 2-D kernel ``w`` (k, k) and a scalar bias ``b``, against ``F.conv_transpose2d``."""
-    name = getattr(fn, "__name__", "your function")
     gen = torch.Generator().manual_seed(1234)
     failures, total = [], 0
     for (h, w_), k, s, p in itertools.product(((1, 1), (2, 3), (4, 4)), (1, 2, 3), (1, 2, 3), (0, 1)):
@@ -130,20 +169,18 @@ def check_conv_transpose(fn) -> None:
             continue  # empty output: not a valid configuration
         total += 1
         label = f"x of shape {tuple(x.shape)}, kernel {k}x{k}, stride={s}, padding={p}"
-        try:
-            got = fn(x.clone(), w.clone(), b, s, p)
-        except NotImplementedError:
-            return _not_done(name)
-        except Exception as e:
-            failures.append(f"{label}: raised {type(e).__name__}: {e}")
+        got = _case(name, fn, failures, f"{label}:", x.clone(), w.clone(), b, s, p)
+        if got is _BROKE:
             continue
         got = torch.as_tensor(got, dtype=torch.float32)
         if got.shape != expected.shape:
             failures.append(f"{label}: output shape {tuple(got.shape)}, expected {tuple(expected.shape)}")
         elif not torch.allclose(got, expected, atol=1e-4):
             failures.append(f"{label}: values differ by up to {float((got - expected).abs().max()):.3g}")
-    return _report(
-        name, failures, total,
+    _report(
+        name,
+        failures,
+        total,
         "start from a zero output of the full size (no padding), add x[i, j] * w at rows i*stride.. and "
         "columns j*stride.., add the bias everywhere, then crop `padding` pixels from each side.",
     )
@@ -163,11 +200,17 @@ def check_noise2noise_batches(fn, name) -> None:
     seed_everything(7)
     supervised = gen(8)
     if torch.equal(got[1], supervised[1]):
-        _fail(name, "the targets are the clean images: noise2noise never sees them",
-              "the target is a second noisy copy: gen_noise2noise(n) gives both.")
+        _fail(
+            name,
+            "the targets are the clean images: noise2noise never sees them",
+            "the target is a second noisy copy: gen_noise2noise(n) gives both.",
+        )
     if not (torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])):
-        _fail(name, "these are not the two noisy copies of gen_noise2noise(n)",
-              "return gen_noise2noise(n) as it is: (first noisy copy, second noisy copy).")
+        _fail(
+            name,
+            "these are not the two noisy copies of gen_noise2noise(n)",
+            "return gen_noise2noise(n) as it is: (first noisy copy, second noisy copy).",
+        )
     _report(name, [], 1)
 
 
@@ -180,11 +223,17 @@ def check_clutter_probability(fn, name) -> None:
     expected = (clutter > 0).float().mean(dim=0)[0]
     got = torch.as_tensor(_run(name, fn, clean + clutter, clean), dtype=torch.float32).squeeze()
     if got.shape != expected.shape:
-        _fail(name, f"output shape {tuple(got.shape)}, expected {tuple(expected.shape)} (one value per pixel)",
-              "average over the images (dimension 0) and drop the channel dimension.")
+        _fail(
+            name,
+            f"output shape {tuple(got.shape)}, expected {tuple(expected.shape)} (one value per pixel)",
+            "average over the images (dimension 0) and drop the channel dimension.",
+        )
     if not torch.allclose(got, expected, atol=1e-6):
-        _fail(name, f"values differ by up to {float((got - expected).abs().max()):.3g}",
-              "a pixel is cluttered when noisy > clean; the mean of a boolean tensor (as float) is a fraction.")
+        _fail(
+            name,
+            f"values differ by up to {float((got - expected).abs().max()):.3g}",
+            "a pixel is cluttered when noisy > clean; the mean of a boolean tensor (as float) is a fraction.",
+        )
     _report(name, [], 1)
 
 
@@ -223,7 +272,8 @@ def check_synthetic_mixtures(fn, name) -> None:
     x, y = _pair_from(name, fn, n, pool.clone(), n, generator=torch.Generator().manual_seed(5))
     levels = y.flatten(1)
     from_pool = bool((levels == levels[:, :1]).all()) and bool(
-        torch.isin((levels[:, 0] * 100).round(), torch.arange(1.0, 41.0)).all())
+        torch.isin((levels[:, 0] * 100).round(), torch.arange(1.0, 41.0)).all()
+    )
     added, noise = (x - y).mean().item(), _noise_mean()
     hint = "pick n estimates at random (torch.randint), then add gen2_NES(n) to make the inputs."
     if not from_pool:
@@ -238,14 +288,6 @@ def check_synthetic_mixtures(fn, name) -> None:
 # ---------------------------------------------------------------- notebook 02: the simple U-Net's blocks
 
 
-def _build(name: str, cls, *args):
-    return _run(name, cls, *args)
-
-
-def _n_params(module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def _shapes(got) -> str:
     if torch.is_tensor(got):
         return str(tuple(got.shape))
@@ -254,10 +296,44 @@ def _shapes(got) -> str:
     return type(got).__name__
 
 
-def _same_params(name: str, mine, reference, what: str) -> None:
-    if _n_params(mine) != _n_params(reference):
-        _fail(name, f"{_n_params(mine):,} parameters, the lab's {what} has {_n_params(reference):,}",
-              "two conv3x3 (with bias), each followed by ReLU and BatchNorm2d; nothing else has weights.")
+def _same_params(
+    name: str,
+    mine,
+    reference,
+    what: str,
+    hint: str = "",
+    problem: str | None = None,
+) -> None:
+    """Stop with a failure when ``mine`` and ``reference`` differ in their number of parameters."""
+    if count_parameters(mine) != count_parameters(reference):
+        _fail(
+            name,
+            problem or f"{count_parameters(mine):,} parameters, the lab's {what} has {count_parameters(reference):,}",
+            hint,
+        )
+
+
+_CONVS_HINT = "two conv3x3 (with bias), each followed by ReLU and BatchNorm2d; nothing else has weights."
+
+
+def _check_module(name, cls, reference, args, inputs, want, hint, params_hint=_CONVS_HINT):
+    """A check of a student's module: ``cls(*args)`` on ``inputs`` (x, and a skip when there are two) must give
+    outputs of the shape(s) ``want`` and have as many parameters as the lab's ``reference(*args)``."""
+    module = _run(name, cls, *args)
+    got = _run(name, module, *inputs)
+    if isinstance(want[0], tuple) and not (isinstance(got, (tuple, list)) and len(got) == len(want)):
+        _fail(
+            name,
+            f"forward returned {_shapes(got)}; it must return a pair (features, pooled)",
+            "features feed the skip connection, pooled goes down to the next level.",
+        )
+    shapes = [_shapes(x) for x in inputs]
+    given = f"x of shape {shapes[0]}" if len(inputs) == 1 else f"x {shapes[0]} and skip {shapes[1]}"
+    if _shapes(got) != str(want):
+        _fail(name, f"for {given} you return {_shapes(got)}, expected {want}", hint)
+    what = f"{reference.__name__}({', '.join(map(str, args))})"
+    _same_params(name, module, reference(*args), what, params_hint)
+    _report(name, [], 1)
 
 
 @_check
@@ -265,16 +341,8 @@ def check_encoder_block(cls, name) -> None:
     """Check ``cls(in_ch, out_ch)``: forward(x) -> (features (N, out_ch, H, W), pooled (N, out_ch, H/2, W/2))."""
     from .simple_unet import EncoderBlock
 
-    block = _build(name, cls, 3, 8)
-    got = _run(name, block, torch.randn(2, 3, 16, 12))
-    if not (isinstance(got, (tuple, list)) and len(got) == 2):
-        _fail(name, f"forward returned {_shapes(got)}; it must return a pair (features, pooled)",
-              "features feed the skip connection, pooled goes down to the next level.")
-    if tuple(got[0].shape) != (2, 8, 16, 12) or tuple(got[1].shape) != (2, 8, 8, 6):
-        _fail(name, f"for x of shape (2, 3, 16, 12) you return {_shapes(got)}, expected ((2, 8, 16, 12), (2, 8, 8, 6))",
-              "conv3x3 with padding=1 keeps H and W; MaxPool2d(2) halves them.")
-    _same_params(name, block, EncoderBlock(3, 8), "EncoderBlock(3, 8)")
-    _report(name, [], 1)
+    hint = "conv3x3 with padding=1 keeps H and W; MaxPool2d(2) halves them."
+    _check_module(name, cls, EncoderBlock, (3, 8), [torch.randn(2, 3, 16, 12)], ((2, 8, 16, 12), (2, 8, 8, 6)), hint)
 
 
 @_check
@@ -282,13 +350,8 @@ def check_bottleneck(cls, name) -> None:
     """Check ``cls(in_ch)``: forward(x) (N, C, H, W) -> (N, 2C, H, W)."""
     from .simple_unet import Bottleneck
 
-    block = _build(name, cls, 8)
-    got = _run(name, block, torch.randn(2, 8, 6, 4))
-    if not torch.is_tensor(got) or tuple(got.shape) != (2, 16, 6, 4):
-        _fail(name, f"for x of shape (2, 8, 6, 4) you return {_shapes(got)}, expected (2, 16, 6, 4)",
-              "the bottleneck doubles the channels and keeps H and W.")
-    _same_params(name, block, Bottleneck(8), "Bottleneck(8)")
-    _report(name, [], 1)
+    hint = "the bottleneck doubles the channels and keeps H and W."
+    _check_module(name, cls, Bottleneck, (8,), [torch.randn(2, 8, 6, 4)], (2, 16, 6, 4), hint)
 
 
 @_check
@@ -296,16 +359,15 @@ def check_decoder_block(cls, name) -> None:
     """Check ``cls(in_ch)``: forward(x (N, C, H, W), skip (N, C/2, 2H, 2W)) -> (N, C/2, 2H, 2W)."""
     from .simple_unet import DecoderBlock
 
-    block = _build(name, cls, 16)
-    got = _run(name, block, torch.randn(2, 16, 4, 3), torch.randn(2, 8, 8, 6))
-    if not torch.is_tensor(got) or tuple(got.shape) != (2, 8, 8, 6):
-        _fail(name, f"for x (2, 16, 4, 3) and skip (2, 8, 8, 6) you return {_shapes(got)}, expected (2, 8, 8, 6)",
-              "ConvTranspose2d(C, C//2, kernel_size=2, stride=2) doubles H and W and halves C; concatenating the "
-              "skip on dim=1 gives C channels again; the double conv brings them to C//2.")
-    if _n_params(block) != _n_params(DecoderBlock(16)):
-        _fail(name, f"{_n_params(block):,} parameters, the lab's DecoderBlock(16) has {_n_params(DecoderBlock(16)):,}",
-              "ConvTranspose2d(C, C//2, 2, stride=2), then two conv3x3 (C -> C//2 -> C//2), each with ReLU and BatchNorm2d.")
-    _report(name, [], 1)
+    hint = (
+        "ConvTranspose2d(C, C//2, kernel_size=2, stride=2) doubles H and W and halves C; concatenating the "
+        "skip on dim=1 gives C channels again; the double conv brings them to C//2."
+    )
+    params = (
+        "ConvTranspose2d(C, C//2, 2, stride=2), then two conv3x3 (C -> C//2 -> C//2), each with ReLU and BatchNorm2d."
+    )
+    inputs = [torch.randn(2, 16, 4, 3), torch.randn(2, 8, 8, 6)]
+    _check_module(name, cls, DecoderBlock, (16,), inputs, (2, 8, 8, 6), hint, params)
 
 
 @_check
@@ -313,15 +375,9 @@ def check_simple_unet(cls, name) -> None:
     """Check ``cls(F)``: (N, 1, H, W) -> (N, 1, H, W) logits, with the lab's parameter count."""
     from .simple_unet import SimpleUNet
 
-    net = _build(name, cls, 4)
-    got = _run(name, net, torch.randn(2, 1, 32, 48))
-    if not torch.is_tensor(got) or tuple(got.shape) != (2, 1, 32, 48):
-        _fail(name, f"for x of shape (2, 1, 32, 48) you return {_shapes(got)}, expected (2, 1, 32, 48)",
-              "one logit per pixel: end with a 1x1 conv from F channels to 1.")
-    if _n_params(net) != _n_params(SimpleUNet(4)):
-        _fail(name, f"{_n_params(net):,} parameters, the lab's SimpleUNet(4) has {_n_params(SimpleUNet(4)):,}",
-              "enc1: 1 -> F, enc2: F -> 2F, bottleneck: 2F -> 4F, dec2: 4F -> 2F, dec1: 2F -> F, then conv1x1 F -> 1.")
-    _report(name, [], 1)
+    hint = "one logit per pixel: end with a 1x1 conv from F channels to 1."
+    params = "enc1: 1 -> F, enc2: F -> 2F, bottleneck: 2F -> 4F, dec2: 4F -> 2F, dec1: 2F -> F, then conv1x1 F -> 1."
+    _check_module(name, cls, SimpleUNet, (4,), [torch.randn(2, 1, 32, 48)], (2, 1, 32, 48), hint, params)
 
 
 # ---------------------------------------------------------------- notebook 03: precision and recall
@@ -331,28 +387,38 @@ def check_simple_unet(cls, name) -> None:
 def check_precision_recall(fn, name) -> None:
     """Check ``fn(pred, target) -> (precision, recall)`` for boolean (N, 1, H, W) maps, counts pooled
     over the batch, against :mod:`course_utils.metrics`."""
-    from . import metrics
+    from .metrics import precision, recall
 
     g = torch.Generator().manual_seed(3)
-    cases = [("random maps", torch.rand(4, 1, 8, 8, generator=g) < 0.3, torch.rand(4, 1, 8, 8, generator=g) < 0.4),
-             ("a perfect prediction", *(2 * [torch.rand(2, 1, 8, 8, generator=g) < 0.5]))]
+    cases = [
+        ("random maps", torch.rand(4, 1, 8, 8, generator=g) < 0.3, torch.rand(4, 1, 8, 8, generator=g) < 0.4),
+        ("a perfect prediction", *(2 * [torch.rand(2, 1, 8, 8, generator=g) < 0.5])),
+    ]
     failures = []
     for label, pred, target in cases:
         got = _run(name, fn, pred.clone(), target.clone())
         if not (isinstance(got, (tuple, list)) and len(got) == 2):
             _fail(name, f"return a pair (precision, recall), got {type(got).__name__}")
-        want = (metrics.precision(pred, target).item(), metrics.recall(pred, target).item())
+        want = (precision(pred, target).item(), recall(pred, target).item())
         have = tuple(float(v) for v in got)
         if any(abs(a - b) > 1e-6 for a, b in zip(have, want)):
-            failures.append(f"{label}: you return ({have[0]:.4f}, {have[1]:.4f}), expected ({want[0]:.4f}, {want[1]:.4f})")
+            failures.append(
+                f"{label}: you return ({have[0]:.4f}, {have[1]:.4f}), expected ({want[0]:.4f}, {want[1]:.4f})"
+            )
     empty = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
     got = _run(name, fn, empty, torch.ones(1, 1, 8, 8, dtype=torch.bool))
     if any(v != v for v in map(float, got)):  # NaN
-        failures.append("nothing predicted: precision is NaN (0/0); return a number (the course uses 1.0: "
-                        "no false positive was made)")
-    _report(name, failures, len(cases) + 1,
-            "TP = (pred & target).sum(), FP = (pred & ~target).sum(), FN = (~pred & target).sum(); "
-            "precision = TP/(TP+FP), recall = TP/(TP+FN), each summed over the whole batch.")
+        failures.append(
+            "nothing predicted: precision is NaN (0/0); return a number (the course uses 1.0: "
+            "no false positive was made)"
+        )
+    _report(
+        name,
+        failures,
+        len(cases) + 1,
+        "TP = (pred & target).sum(), FP = (pred & ~target).sum(), FN = (~pred & target).sum(); "
+        "precision = TP/(TP+FP), recall = TP/(TP+FN), each summed over the whole batch.",
+    )
 
 
 # ---------------------------------------------------------------- notebook 04: joint transforms
@@ -373,18 +439,30 @@ def check_joint_transform(fn, name) -> None:
             _fail(name, f"return a pair of tensors (image, mask), got {type(got).__name__}")
         image, m = (t.as_subclass(torch.Tensor) for t in got)
         if image.shape != mask.shape or m.shape != mask.shape:
-            _fail(name, f"shapes {tuple(image.shape)} and {tuple(m.shape)}, expected {tuple(mask.shape)} each",
-                  "v2 transforms keep the size of (1, H, W) tensors; do not add or drop dimensions.")
+            _fail(
+                name,
+                f"shapes {tuple(image.shape)} and {tuple(m.shape)}, expected {tuple(mask.shape)} each",
+                "v2 transforms keep the size of (1, H, W) tensors; do not add or drop dimensions.",
+            )
         if not set(torch.unique(m).tolist()) <= {0.0, 1.0}:
-            _fail(name, "the mask is no longer binary: it was interpolated like an image",
-                  "wrap it as tv_tensors.Mask(mask): v2 then resamples it with nearest-neighbour interpolation.")
+            _fail(
+                name,
+                "the mask is no longer binary: it was interpolated like an image",
+                "wrap it as tv_tensors.Mask(mask): v2 then resamples it with nearest-neighbour interpolation.",
+            )
         if ((image > 0.5) == (m > 0.5)).float().mean() < 0.97:
-            _fail(name, "the image and the mask were transformed differently",
-                  "call the transform once with both: transform(tv_tensors.Image(image), tv_tensors.Mask(mask)).")
+            _fail(
+                name,
+                "the image and the mask were transformed differently",
+                "call the transform once with both: transform(tv_tensors.Image(image), tv_tensors.Mask(mask)).",
+            )
         outputs.append(m)
     if all(torch.equal(o, mask) for o in outputs) or all(torch.equal(o, outputs[0]) for o in outputs):
-        _fail(name, "every call returns the same mask: the transform is not random",
-              "use the Random... transforms of torchvision.transforms.v2.")
+        _fail(
+            name,
+            "every call returns the same mask: the transform is not random",
+            "use the Random... transforms of torchvision.transforms.v2.",
+        )
     _report(name, [], 1)
 
 
@@ -394,55 +472,78 @@ def check_joint_transform(fn, name) -> None:
 @_check
 def check_psnr(fn, name) -> None:
     """Check ``fn(x, y, data_range)`` -> the mean of the per-image PSNRs (dB) of two (N, C, H, W) batches."""
-    from . import metrics
+    from .metrics import psnr
 
     g = torch.Generator().manual_seed(5)
     y = torch.rand(3, 3, 16, 16, generator=g)
-    cases = [("noise of std 0.1, data_range 1", y + 0.1 * torch.randn(y.shape, generator=g), y, 1.0),
-             ("one image per noise level", y + torch.tensor([0.02, 0.1, 0.3])[:, None, None, None]
-              * torch.randn(y.shape, generator=g), y, 1.0),
-             ("the same images on the 0-255 scale", 255 * y + 25 * torch.randn(y.shape, generator=g), 255 * y, 255.0)]
+    cases = [
+        ("noise of std 0.1, data_range 1", y + 0.1 * torch.randn(y.shape, generator=g), y, 1.0),
+        (
+            "one image per noise level",
+            y + torch.tensor([0.02, 0.1, 0.3])[:, None, None, None] * torch.randn(y.shape, generator=g),
+            y,
+            1.0,
+        ),
+        ("the same images on the 0-255 scale", 255 * y + 25 * torch.randn(y.shape, generator=g), 255 * y, 255.0),
+    ]
     failures = []
     for label, x, t, r in cases:
         got = _run(name, fn, x.clone(), t.clone(), r)
-        want = metrics.psnr(x, t, data_range=r).item()
+        want = psnr(x, t, data_range=r).item()
         try:
             have = float(got)
         except (TypeError, ValueError):
             _fail(name, f"return a number (a float or a 0-d tensor), got {_shapes(got)}")
         if abs(have - want) > 1e-3:
             failures.append(f"{label}: you return {have:.3f} dB, expected {want:.3f} dB")
-    _report(name, failures, len(cases),
-            "per image: MSE over its C*H*W values, then 10*log10(data_range**2 / MSE); then the mean over images "
-            "(not the PSNR of the mean MSE).")
+    _report(
+        name,
+        failures,
+        len(cases),
+        "per image: MSE over its C*H*W values, then 10*log10(data_range**2 / MSE); then the mean over images "
+        "(not the PSNR of the mean MSE).",
+    )
 
 
 @_check
 def check_dncnn(cls, name) -> None:
     """Check ``cls(D, C, channels)``: DnCNN's layers in order (conv+ReLU, D x conv+BN+ReLU, conv), the
-    residual output x + f(x), shapes kept; compared with :class:`course_utils.dncnn.DnCNN` carrying the
+    residual output x - f(x), shapes kept; compared with :class:`course_utils.dncnn.DnCNN` carrying the
     same weights."""
     import torch.nn as nn
+
     from .dncnn import DnCNN
 
-    net = _build(name, cls, 3, 16, 3)
+    net = _run(name, cls, 3, 16, 3)
     ref_plain = DnCNN(3, 16, 3)
-    if _n_params(net) != _n_params(ref_plain):
-        _fail(name, f"{name}(D=3, C=16, channels=3) has {_n_params(net):,} parameters, DnCNN has "
-                    f"{_n_params(ref_plain):,}", "D + 2 conv3x3 with bias (channels -> C, D x C -> C, C -> channels) "
-                                                 "and D BatchNorm2d(C); nothing else has weights.")
+    _same_params(
+        name,
+        net,
+        ref_plain,
+        "DnCNN(3, 16, 3)",
+        problem=f"{name}(D=3, C=16, channels=3) has {count_parameters(net):,} parameters, DnCNN has "
+        f"{count_parameters(ref_plain):,}",
+        hint="D + 2 conv3x3 with bias (channels -> C, D x C -> C, C -> channels) "
+        "and D BatchNorm2d(C); nothing else has weights.",
+    )
     bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
     ref = DnCNN(3, 16, 3, bn_eps=bns[0].eps if bns else None)
     conv_ref = [m for m in ref.modules() if isinstance(m, nn.Conv2d)]
     conv_mine = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
     if len(conv_mine) != len(conv_ref) or len(bns) != len(ref.bn):
-        _fail(name, f"{len(conv_mine)} Conv2d and {len(bns)} BatchNorm2d for D=3; expected {len(conv_ref)} and {len(ref.bn)}")
+        _fail(
+            name,
+            f"{len(conv_mine)} Conv2d and {len(bns)} BatchNorm2d for D=3; expected {len(conv_ref)} and {len(ref.bn)}",
+        )
     with torch.no_grad():
         for a, b in zip(conv_mine, conv_ref):
             if a.weight.shape != b.weight.shape or a.padding != (1, 1):
-                _fail(name, f"a convolution has weights {tuple(a.weight.shape)} and padding {a.padding}; in order "
-                            f"they should be {[tuple(c.weight.shape) for c in conv_ref]}, padding 1",
-                      "padding=1 keeps the image size.")
+                _fail(
+                    name,
+                    f"a convolution has weights {tuple(a.weight.shape)} and padding {a.padding}; in order "
+                    f"they should be {[tuple(c.weight.shape) for c in conv_ref]}, padding 1",
+                    "padding=1 keeps the image size.",
+                )
             a.weight.copy_(b.weight)
             a.bias.copy_(b.bias)
         for a, b in zip(bns, ref.bn):
@@ -455,9 +556,13 @@ def check_dncnn(cls, name) -> None:
         _fail(name, f"for x of shape {tuple(x.shape)} you return {_shapes(got)}, expected the same shape")
     want = ref(x)
     if not torch.allclose(got, want, atol=1e-4):
-        hint = ("return x + (the last convolution's output): the network learns a correction (minus the noise)."
-                if torch.allclose(got, want - x, atol=1e-4) else
-                "conv => ReLU first, then D times conv => BatchNorm => ReLU, then a conv without ReLU; and add x.")
+        noise_estimate = x - want
+        hint = (
+            "return x - (the last convolution's output): the network estimates the noise, which is removed."
+            if torch.allclose(got, noise_estimate, atol=1e-4) or torch.allclose(got, x + noise_estimate, atol=1e-4)
+            else "conv => ReLU first, then D times conv => BatchNorm => ReLU, then a conv without ReLU; "
+            "subtract its output from x."
+        )
         _fail(name, "with the same weights your output differs from DnCNN's", hint)
     _report(name, [], 1)
 
@@ -475,21 +580,31 @@ def check_blur(fn, name) -> None:
     image = torch.rand(1, 24, 30, generator=g)
     asymmetric = torch.zeros(5, 5)
     asymmetric[2, 2], asymmetric[2, 4], asymmetric[0, 2] = 0.5, 0.3, 0.2
-    cases = [("a horizontal motion kernel", image, motion_kernel(5, 0, 7)),
-             ("a kernel that is not symmetric", image, asymmetric),
-             ("a colour image", torch.rand(3, 16, 16, generator=g), motion_kernel(6, 30, 9))]
+    cases = [
+        ("a horizontal motion kernel", image, motion_kernel(5, 0, 7)),
+        ("a kernel that is not symmetric", image, asymmetric),
+        ("a colour image", torch.rand(3, 16, 16, generator=g), motion_kernel(6, 30, 9)),
+    ]
     for label, img, k in cases:
         got = _run(name, fn, img.clone(), k.clone())
         want = blur(img, k)
         if not torch.is_tensor(got) or got.shape != want.shape:
-            _fail(name, f"{label}: you return {_shapes(got)}, expected {tuple(want.shape)}",
-                  "pad by k // 2 on every side (F.pad(..., mode='reflect')), then F.conv2d without padding.")
+            _fail(
+                name,
+                f"{label}: you return {_shapes(got)}, expected {tuple(want.shape)}",
+                "pad by k // 2 on every side (F.pad(..., mode='reflect')), then F.conv2d without padding.",
+            )
         if not torch.allclose(got, want, atol=1e-5):
             flipped = blur(img, k.flip(-1, -2))
-            hint = ("F.conv2d computes a correlation: flip the kernel (kernel.flip(-1, -2)) to convolve."
-                    if torch.allclose(got, flipped, atol=1e-5) else
-                    "reflect the borders (F.pad(x, (r, r, r, r), mode='reflect') with r = k // 2) and blur each "
-                    "channel with the same kernel.")
-            _fail(name, f"{label}: your image differs from the expected one by up to "
-                        f"{(got - want).abs().max().item():.3f}", hint)
+            hint = (
+                "F.conv2d computes a correlation: flip the kernel (kernel.flip(-1, -2)) to convolve."
+                if torch.allclose(got, flipped, atol=1e-5)
+                else "reflect the borders (F.pad(x, (r, r, r, r), mode='reflect') with r = k // 2) and blur each "
+                "channel with the same kernel."
+            )
+            _fail(
+                name,
+                f"{label}: your image differs from the expected one by up to {(got - want).abs().max().item():.3f}",
+                hint,
+            )
     _report(name, [], len(cases))

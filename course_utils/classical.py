@@ -17,13 +17,22 @@ on the 0-255 scale.
 
 :func:`denoisers` maps a name to each denoiser that can run here (BM3D only when installed).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-__all__ = ["tv_denoise", "nl_means", "bm3d_denoise", "bm3d_available", "denoisers", "wiener", "richardson_lucy",
-           "TV_WEIGHT_PER_SIGMA"]
+__all__ = [
+    "tv_denoise",
+    "nl_means",
+    "bm3d_denoise",
+    "bm3d_available",
+    "denoisers",
+    "wiener",
+    "richardson_lucy",
+    "TV_WEIGHT_PER_SIGMA",
+]
 
 TV_WEIGHT_PER_SIGMA = 1.0
 """TV weight = this x sigma/255: best or within 0.4 dB of the best of 0.5-3 at sigma 15 and 30 on the
@@ -57,17 +66,26 @@ def tv_denoise(noisy: torch.Tensor, sigma: float) -> torch.Tensor:
     """Total-variation denoising (Chambolle), weight ``TV_WEIGHT_PER_SIGMA * sigma / 255``."""
     from skimage.restoration import denoise_tv_chambolle
 
-    return _denoise(lambda a, s, colour: denoise_tv_chambolle(
-        a, weight=TV_WEIGHT_PER_SIGMA * s, channel_axis=-1 if colour else None), noisy, sigma)
+    return _denoise(
+        lambda a, s, colour: denoise_tv_chambolle(
+            a, weight=TV_WEIGHT_PER_SIGMA * s, channel_axis=-1 if colour else None
+        ),
+        noisy,
+        sigma,
+    )
 
 
 def nl_means(noisy: torch.Tensor, sigma: float) -> torch.Tensor:
     """Non-local means (scikit-image, fast mode): 5x5 patches searched within 13x13, h = 0.8 sigma."""
     from skimage.restoration import denoise_nl_means
 
-    return _denoise(lambda a, s, colour: denoise_nl_means(
-        a, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True,
-        channel_axis=-1 if colour else None), noisy, sigma)
+    return _denoise(
+        lambda a, s, colour: denoise_nl_means(
+            a, h=0.8 * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True, channel_axis=-1 if colour else None
+        ),
+        noisy,
+        sigma,
+    )
 
 
 def bm3d_available() -> bool:

@@ -3,6 +3,7 @@
 The explorer uses ipywidgets sliders when they can be shown (Jupyter, Colab) and falls back to
 static figures otherwise (a script, a plain console, or ipywidgets missing).
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -12,8 +13,15 @@ import torch.nn.functional as F
 
 from .plotting import widgets_available
 
-__all__ = ["conv_transpose", "overlap_count", "draw_matrix", "show_conv_transpose",
-           "conv_transpose_gallery", "explore_conv_transpose", "widgets_available"]
+__all__ = [
+    "conv_transpose",
+    "overlap_count",
+    "draw_matrix",
+    "show_conv_transpose",
+    "conv_transpose_gallery",
+    "explore_conv_transpose",
+    "widgets_available",
+]
 
 INPUTS = ("one pixel", "all ones", "random")
 KERNELS = ("ones", "ramp")
@@ -22,8 +30,14 @@ KERNELS = ("ones", "ramp")
 def conv_transpose(x, w, b: float = 0.0, stride: int = 1, padding: int = 0, output_padding: int = 0):
     """``F.conv_transpose2d`` for one 2-D image ``x`` (H, W) and one 2-D kernel ``w`` (k, k): returns (H', W')."""
     x, w = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(w, dtype=torch.float32)
-    return F.conv_transpose2d(x[None, None], w[None, None], torch.tensor([float(b)]), stride=stride,
-                              padding=padding, output_padding=output_padding)[0, 0]
+    return F.conv_transpose2d(
+        x[None, None],
+        w[None, None],
+        torch.tensor([float(b)]),
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+    )[0, 0]
 
 
 def overlap_count(h_in: int, kernel_size: int, stride: int, padding: int = 0) -> torch.Tensor:
@@ -39,8 +53,15 @@ def draw_matrix(ax, m, title: str = "", cmap: str = "viridis", vmin=None, vmax=N
     if a.shape[0] <= 12 and a.shape[1] <= 12:
         mid = (np.nanmax(a) + np.nanmin(a)) / 2 if vmin is None else (vmin + vmax) / 2
         for (i, j), v in np.ndenumerate(a):
-            ax.text(j, i, fmt.format(round(float(v), 2)), ha="center", va="center", fontsize=8,
-                    color="black" if v > mid else "white")
+            ax.text(
+                j,
+                i,
+                fmt.format(round(float(v), 2)),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="black" if v > mid else "white",
+            )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=10)
@@ -65,8 +86,9 @@ def _example(input_kind: str, kernel_kind: str, kernel_size: int, h_in: int = 4)
     return x, w
 
 
-def show_conv_transpose(kernel_size: int = 3, stride: int = 2, padding: int = 0,
-                        input_kind: str = "all ones", kernel_kind: str = "ones"):
+def show_conv_transpose(
+    kernel_size: int = 3, stride: int = 2, padding: int = 0, input_kind: str = "all ones", kernel_kind: str = "ones"
+):
     """One figure: the 4x4 input, the kernel, and the output of ConvTranspose2d (bias 0). Returns it."""
     x, w = _example(input_kind, kernel_kind, kernel_size)
     try:
@@ -90,7 +112,7 @@ def conv_transpose_gallery(configs=((2, 1), (2, 2), (3, 2), (4, 2), (3, 1), (3, 
     fig, axes = plt.subplots(1, len(configs), figsize=(2.6 * len(configs), 3.0))
     for ax, (k, s) in zip(np.atleast_1d(axes), configs):
         c = overlap_count(h_in, k, s)
-        even = "even" if float(c[k - 1: -(k - 1) or None, k - 1: -(k - 1) or None].std()) == 0 else "checkerboard"
+        even = "even" if float(c[k - 1 : -(k - 1) or None, k - 1 : -(k - 1) or None].std()) == 0 else "checkerboard"
         draw_matrix(ax, c, f"k={k}, s={s}: {even}", cmap="magma", vmin=0, vmax=float(c.max()))
     fig.suptitle(f"How many input pixels write into each output pixel ({h_in}x{h_in} input of ones)")
     fig.tight_layout()

@@ -1,30 +1,31 @@
 """Gaussian denoising with the DnCNN family (notebook 05): its training size, whole-image denoising,
 the reference denoisers, and the activation statistics behind the initialisation experiment.
 
-* :func:`budget`: one place for the training size of notebook 05 and ``benchmarks/bench_restoration.py``;
-  :func:`training_run`: their :class:`~course_utils.experiment.Experiment` for one architecture.
+* :func:`training_run`: the :class:`~course_utils.experiment.Experiment` of notebook 05 and
+  ``benchmarks/bench_restoration.py`` for one architecture, sized by ``training_sizes("denoising")``.
 * :func:`denoise`: any model, any image size (reflect-padded to what the model needs, then cropped back).
 * :func:`load_reference_denoiser`: the checkpoints of ``data/checkpoints`` (``"dncnn_color_s30"``,
   ``"dncnn_gray_s25"``), when they are there.
-* :func:`activation_stds`: standard deviation of every hidden layer's output and of the correction f(x).
+* :func:`activation_stds`: standard deviation of every hidden layer's output and of the noise estimate f(x).
 
 Images are (C, H, W) or (N, C, H, W) tensors in [0, 1]; noise levels ``sigma`` are on the 0-255 scale.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .budget import by_budget
+from .budget import training_sizes
 from .checkpoints import load_checkpoint
 from .dncnn import DnCNN, UDnCNN
 from .download import data_dir
 from .experiment import Experiment
+from .inference import predict_image
 from .seeding import seed_everything
-from .segmentation import predict_image
 
-__all__ = ["budget", "training_run", "denoise", "activation_stds", "load_reference_denoiser", "REFERENCE_DENOISERS"]
+__all__ = ["training_run", "denoise", "activation_stds", "load_reference_denoiser", "REFERENCE_DENOISERS"]
 
 REFERENCE_DENOISERS = {
     "dncnn_color_s30": "checkpoints/dncnn_color_s30.pt",  # under data/
@@ -32,66 +33,63 @@ REFERENCE_DENOISERS = {
 }
 
 
-def budget() -> dict:
-    """How notebook 05 trains each of its three models, for the budget in force: ``epochs`` of
-    ``steps_per_epoch`` batches of ``batch_size`` random ``crop`` x ``crop`` crops, depth ``D``, width ``C``,
-    and the peak ``lr`` of Adam with a one-cycle schedule. The full budget is the original assignment's
-    network and data (D = 6, C = 64, 180x180 crops, batch 4, Adam at 1e-3). The CPU default keeps D and shrinks
-    C and the crops; a higher peak learning rate makes up for the few steps (about 2 minutes of training for the
-    three models on 2 cores, measured in benchmarks/RESULTS.md)."""
-    return {"epochs": by_budget(full=40, cpu=20, fast=1),
-            "steps_per_epoch": by_budget(full=100, cpu=50, fast=2),
-            "batch_size": by_budget(full=4, cpu=8, fast=2),
-            "crop": by_budget(full=180, cpu=48, fast=32),
-            "D": 6,
-            "C": by_budget(full=64, cpu=16, fast=8),
-            "lr": by_budget(full=1e-3, cpu=1e-2, fast=1e-3)}
-
-
-def training_run(cls, train_set, val_set, output_dir, *, lr: float | None = None, channels: int = 3,
-                 config: dict | None = None, device=None, seed: int = 0):
+def training_run(
+    cls,
+    train_set,
+    val_set,
+    output_dir,
+    *,
+    lr: float | None = None,
+    channels: int = 3,
+    config: dict | None = None,
+    device=None,
+    seed: int = 0,
+):
     """The :class:`~course_utils.experiment.Experiment` of notebook 05 for architecture ``cls`` (DnCNN,
-    UDnCNN or DUDnCNN): ``cls(D, C, channels)`` of :func:`budget`, seeded with ``seed``; Adam with a
+    UDnCNN or DUDnCNN): ``cls(D, C, channels)`` of ``training_sizes("denoising")``, seeded with ``seed``; Adam with a
     one-cycle learning rate peaking at ``lr`` (default: the budget's) over ``epochs * steps_per_epoch``
     batches of ``batch_size``, stepped per batch; checkpoints in ``output_dir``. ``train_set`` should hold
-    ``steps_per_epoch * batch_size`` items. Call ``.run(budget()["epochs"])`` on it."""
-    size = budget()
+    ``steps_per_epoch * batch_size`` items. Call ``.run(training_sizes("denoising")["epochs"])`` on it."""
+    size = training_sizes("denoising")
     lr = size["lr"] if lr is None else lr
     seed_everything(seed)
     model = cls(size["D"], size["C"], channels)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr,
-                                                   total_steps=size["epochs"] * size["steps_per_epoch"])
-    return Experiment(model, train_set, val_set, optimizer, output_dir, batch_size=size["batch_size"],
-                      config={"seed": seed, **(config or {})}, scheduler=schedule, device=device)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=size["epochs"] * size["steps_per_epoch"]
+    )
+    return Experiment(
+        model,
+        train_set,
+        val_set,
+        optimizer,
+        output_dir,
+        batch_size=size["batch_size"],
+        config={"seed": seed, **(config or {})},
+        scheduler=schedule,
+        device=device,
+    )
 
 
 def denoise(model: nn.Module, image: torch.Tensor, *, multiple: int | None = None, device=None) -> torch.Tensor:
     """``model`` applied to ``image`` (C, H, W) or (N, C, H, W) of any size, without gradients.
 
     ``multiple``: H and W are reflect-padded up to a multiple of it first (and the result cropped back);
-    default: what the model needs (2^(D/2 - 1) for UDnCNN, 1 otherwise). Large images are tiled by
-    :func:`~course_utils.predict_image`. Returns the model's output, on the CPU, with the input's layout.
+    default: what the model needs (2^(D/2 - 1) for UDnCNN, 1 otherwise). Large images are tiled. See
+    :func:`~course_utils.predict_image`, which does the work. Returns the model's output, on the CPU, with the
+    input's layout.
     """
     if image.dim() not in (3, 4):
         raise ValueError(f"expected an image (C, H, W) or a batch (N, C, H, W); got shape {tuple(image.shape)}")
-    x = image if image.dim() == 4 else image[None]
     if multiple is None:
         multiple = 2 ** (model.D // 2 - 1) if isinstance(model, UDnCNN) else 1
-    h, w = x.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
-    if ph or pw:
-        if ph >= h or pw >= w:
-            raise ValueError(f"a {h}x{w} image is too small for this model (it needs multiples of {multiple})")
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect")
-    out = predict_image(model, x, device=device)[..., :h, :w]
-    return out if image.dim() == 4 else out[0]
+    return predict_image(model, image, multiple=multiple, device=device)
 
 
 def activation_stds(model: nn.Module, x: torch.Tensor) -> tuple[list[float], float]:
     """Standard deviations, at the model's current weights, of the first layer's output, of each of the D
     hidden layers' outputs (conv => BN => ReLU, training mode: BatchNorm uses the batch statistics), and
-    of the correction f(x) = model(x) - x. For a :class:`~course_utils.dncnn.DnCNN`. Gradients are off and
+    of the noise estimate f(x) = x - model(x). For a :class:`~course_utils.dncnn.DnCNN`. Gradients are off and
     the model is left as it was (running statistics included)."""
     if not isinstance(model, DnCNN):
         raise TypeError(f"activation_stds follows the layers of a DnCNN, not a {type(model).__name__}")
@@ -105,10 +103,10 @@ def activation_stds(model: nn.Module, x: torch.Tensor) -> tuple[list[float], flo
         for i in range(1, model.D + 1):
             h = model.layer(i, h)
             stds.append(h.std().item())
-        correction = model.conv[-1](h).std().item()
+        noise_estimate = model.conv[-1](h).std().item()
     model.load_state_dict(saved, strict=False)  # BatchNorm's running statistics as they were
     model.train(was_training)
-    return stds, correction
+    return stds, noise_estimate
 
 
 def load_reference_denoiser(name: str = "dncnn_color_s30", device=None) -> nn.Module:
@@ -121,5 +119,6 @@ def load_reference_denoiser(name: str = "dncnn_color_s30", device=None) -> nn.Mo
     if not path.is_file():
         raise FileNotFoundError(
             f"the reference denoiser {path} is not here. Reference checkpoints ship with the course repository "
-            "(work from a clone), or train one with scripts/train_denoiser_reference.py.")
+            "(work from a clone), or train one with scripts/train_denoiser_reference.py."
+        )
     return load_checkpoint(path, device=device)

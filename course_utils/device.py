@@ -1,4 +1,5 @@
 """Where tensors live: the one place that chooses the device for the whole course."""
+
 from __future__ import annotations
 
 import os

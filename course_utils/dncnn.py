@@ -13,8 +13,9 @@ Image Denoising", IEEE TIP 26(7). Three variants with the same layers, hence the
   assignment's dilation list is shifted by one layer in the decoder (1, 1, 2, 4, 4, 2, 1, 1 for D = 6,
   where the twin's scales are 1, 1, 2, 4, 4, 4, 2, 1).
 
-Output: ``y = x + f(x)``, the input plus a learned correction (f predicts minus the noise), as in the
-original assignment. Initialisation as in the assignment: He (Kaiming normal, ReLU gain) for every
+Output: ``y = x - f(x)``: f estimates the noise (residual learning, as in the paper and in
+:class:`~course_utils.residual.Residual`; the original assignment wrote the same network as x + f(x), f learning
+minus the noise). Initialisation as in the assignment: He (Kaiming normal, ReLU gain) for every
 convolution followed by a ReLU, BatchNorm weights 1.25·sqrt(C), and BatchNorm built as
 ``BatchNorm2d(C, C)``, which sets eps = C (its second argument): with eps = C = 64 and weight 10, a
 BN layer at initialisation scales its centred input by about 10/sqrt(var + 64) ≈ 1.25 instead of
@@ -23,6 +24,7 @@ normalising it to variance 100. ``bn_eps`` overrides this (``bn_eps=1e-5`` is Py
 Shapes: (N, channels, H, W) -> (N, channels, H, W), any H, W for DnCNN and DUDnCNN; H and W divisible
 by 2^(D/2 - 1) for UDnCNN. Images in [-1, 1] or [0, 1] alike (the net is trained on what you give it).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,13 +35,7 @@ import torch.nn.functional as F
 
 from .checkpoints import register_model
 
-__all__ = ["DnCNN", "UDnCNN", "DUDnCNN", "level_scales", "receptive_field", "measured_receptive_field",
-           "count_parameters"]
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+__all__ = ["DnCNN", "UDnCNN", "DUDnCNN", "level_scales", "receptive_field", "measured_receptive_field"]
 
 
 def level_scales(D: int) -> list[int]:
@@ -49,7 +45,7 @@ def level_scales(D: int) -> list[int]:
     pools = D // 2 - 1
     down = [1] + [2**i for i in range(pools)]  # conv 0, then one conv before each pooling
     middle = [2**pools] * 2
-    up = [2**(pools - j) for j in range(D - D // 2 - 1)]  # conv, then unpool
+    up = [2 ** (pools - j) for j in range(D - D // 2 - 1)]  # conv, then unpool
     return down + middle + up + [1]
 
 
@@ -68,13 +64,20 @@ class _Family(nn.Module):
         self.D, self.C, self.channels = D, C, channels
         widths = [channels] + [C] * (D + 1) + [channels]
         self.conv = nn.ModuleList(
-            nn.Conv2d(widths[i], widths[i + 1], 3, padding=d, dilation=d) for i, d in enumerate(dilations))
+            nn.Conv2d(widths[i], widths[i + 1], 3, padding=d, dilation=d) for i, d in enumerate(dilations)
+        )
         self.bn = nn.ModuleList(nn.BatchNorm2d(C, eps=float(C) if bn_eps is None else bn_eps) for _ in range(D))
         if init:
             for conv in self.conv[:-1]:  # every conv followed by a ReLU
                 nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
             for bn in self.bn:
                 nn.init.constant_(bn.weight, 1.25 * math.sqrt(C))
+        # The last convolution estimates the noise. Its initial weights (PyTorch's default draw, a symmetric
+        # distribution) are negated, so that a seed builds the same network as when the output was written
+        # x + f(x), and the course's stored results stay reproducible.
+        with torch.no_grad():
+            self.conv[-1].weight.neg_()
+            self.conv[-1].bias.neg_()
 
     def layer(self, i: int, h: torch.Tensor) -> torch.Tensor:
         """Hidden layer i (1..D): conv => BN => ReLU."""
@@ -87,7 +90,7 @@ class _Family(nn.Module):
 
 @register_model
 class DnCNN(_Family):
-    """DnCNN: conv+ReLU, D x (conv+BN+ReLU), conv; y = x + f(x).
+    """DnCNN: conv+ReLU, D x (conv+BN+ReLU), conv; y = x - f(x).
 
     Args:
         D: number of hidden conv+BN+ReLU layers (the paper: 15 for sigma-specific grayscale models).
@@ -99,8 +102,7 @@ class DnCNN(_Family):
     Receptive field: (2D + 5) x (2D + 5) pixels.
     """
 
-    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None,
-                 init: bool = True):
+    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None, init: bool = True):
         super().__init__(D, C, channels, [1] * (D + 2), bn_eps, init)
 
     def forward(self, x):
@@ -108,17 +110,16 @@ class DnCNN(_Family):
         h = F.relu(self.conv[0](x))
         for i in range(1, self.D + 1):
             h = self.layer(i, h)
-        return x + self.conv[-1](h)
+        return x - self.conv[-1](h)
 
 
 @register_model
 class UDnCNN(_Family):
     """U-shaped DnCNN: max-pool after each of the first D/2 - 1 hidden layers, max-unpool (same indices)
-    after each of the last D/2 - 1; decoder inputs are (h + skip) / sqrt(2); y = x + f(x).
+    after each of the last D/2 - 1; decoder inputs are (h + skip) / sqrt(2); y = x - f(x).
     Arguments as :class:`DnCNN`; D even, >= 2; H and W divisible by 2^(D/2 - 1)."""
 
-    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None,
-                 init: bool = True):
+    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None, init: bool = True):
         _check_u(D)
         super().__init__(D, C, channels, [1] * (D + 2), bn_eps, init)
 
@@ -126,8 +127,10 @@ class UDnCNN(_Family):
         self._check(x)
         pools = self.D // 2 - 1
         if x.shape[-1] % 2**pools or x.shape[-2] % 2**pools:
-            raise ValueError(f"UDnCNN(D={self.D}) pools {pools} times: H and W must be multiples of {2**pools}, "
-                             f"got {tuple(x.shape[-2:])}. Crop the image, or use DUDnCNN (any size).")
+            raise ValueError(
+                f"UDnCNN(D={self.D}) pools {pools} times: H and W must be multiples of {2**pools}, "
+                f"got {tuple(x.shape[-2:])}. Crop the image, or use DUDnCNN (any size)."
+            )
         h = F.relu(self.conv[0](x))
         skips, indices = [], []
         for i in range(1, pools + 1):
@@ -138,7 +141,7 @@ class UDnCNN(_Family):
         for i in range(pools + 3, self.D + 1):
             h = self.layer(i, (h + skips.pop()) / math.sqrt(2))
             h = F.max_unpool2d(h, indices.pop(), 2)
-        return x + self.conv[-1](h)
+        return x - self.conv[-1](h)
 
 
 @register_model
@@ -146,8 +149,7 @@ class DUDnCNN(_Family):
     """Dilated U-shaped DnCNN: UDnCNN's wiring (skips added / sqrt(2)) without pooling; each conv dilated by
     its UDnCNN twin's scale (:func:`level_scales`). Arguments as :class:`DnCNN`; D even, >= 2; any H, W."""
 
-    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None,
-                 init: bool = True):
+    def __init__(self, D: int = 6, C: int = 64, channels: int = 3, bn_eps: float | None = None, init: bool = True):
         super().__init__(D, C, channels, level_scales(D), bn_eps, init)
 
     def forward(self, x):
@@ -161,7 +163,7 @@ class DUDnCNN(_Family):
         h = self.layer(pools + 2, self.layer(pools + 1, h))
         for i in range(pools + 3, self.D + 1):
             h = self.layer(i, (h + skips.pop()) / math.sqrt(2))
-        return x + self.conv[-1](h)
+        return x - self.conv[-1](h)
 
 
 def receptive_field(model: nn.Module) -> int:

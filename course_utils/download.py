@@ -8,7 +8,15 @@ checksum stops with a message that says what to do.
 
 The cache folder is, in order: ``$COURSE_DATA_DIR``, ``data/cache/`` of the course repository when the
 package runs from a clone (ignored by git), else ``~/.cache/course_utils``.
+
+Why not ``pooch`` (the fetcher scikit-image uses)? It checks SHA-256 sums and downloads through a temporary file
+too, but where a cached file no longer matches its hash it downloads again and replaces it; the course never
+replaces a file that is already there (it may be the student's own copy, put there by hand while offline) and
+says instead what to do. Its offline error does not name the file to put where, which is what a student without
+network needs. Wrapping pooch to get both would leave this module as long as it is (about 140 lines, tested in
+``tests/test_download.py``) with one more dependency.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -87,8 +95,9 @@ def sha256sum(path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def fetch(remote: Remote | str, *, cache: str | os.PathLike | None = None, progress: bool = True,
-          timeout: float = 60.0) -> Path:
+def fetch(
+    remote: Remote | str, *, cache: str | os.PathLike | None = None, progress: bool = True, timeout: float = 60.0
+) -> Path:
     """Path of ``remote``'s file in the cache, downloaded and verified first if it is not there.
 
     Args:
@@ -114,7 +123,8 @@ def fetch(remote: Remote | str, *, cache: str | os.PathLike | None = None, progr
         if got != want:
             raise DownloadError(
                 f"{target} is in the cache but its SHA-256 is {got}, not {want}: it is incomplete or another "
-                f"file. Delete it and run again to download it afresh from {remote.url}, or put the right file there.")
+                f"file. Delete it and run again to download it afresh from {remote.url}, or put the right file there."
+            )
         return target
     h = hashlib.sha256()
     with atomic_path(target) as tmp:
@@ -124,11 +134,13 @@ def fetch(remote: Remote | str, *, cache: str | os.PathLike | None = None, progr
             except OSError as e:
                 raise DownloadError(
                     f"could not download {remote.url}: {e}. Check the internet connection, or download the file "
-                    f"yourself and save it as {target}.") from None
+                    f"yourself and save it as {target}."
+                ) from None
             with response:
                 total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=remote.filename, disable=not progress,
-                          leave=False) as bar:
+                with tqdm(
+                    total=total, unit="B", unit_scale=True, desc=remote.filename, disable=not progress, leave=False
+                ) as bar:
                     while block := response.read(1 << 20):
                         out.write(block)
                         h.update(block)
@@ -137,5 +149,6 @@ def fetch(remote: Remote | str, *, cache: str | os.PathLike | None = None, progr
         if got != want:  # raised inside the block: the temporary file is deleted
             raise DownloadError(
                 f"the file downloaded from {remote.url} has SHA-256 {got}, expected {want}: the download was "
-                "corrupted or the server changed the file. It was not kept; run again to retry.")
+                "corrupted or the server changed the file. It was not kept; run again to retry."
+            )
     return target

@@ -15,6 +15,7 @@ Modelled on ``nntools.Experiment`` of the original DnCNN assignment (Deledalle, 
 
 Pairs are (input, target) images; PSNR assumes pixel values spanning ``data_range`` (2 for [-1, 1]).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,8 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from .files import atomic_path
 from .device import get_device
+from .files import atomic_path
 from .metrics import psnr
 
 __all__ = ["Experiment", "ExperimentMismatch"]
@@ -40,8 +41,10 @@ class ExperimentMismatch(ValueError):
 def _describe(obj) -> dict:
     if isinstance(obj, torch.optim.Optimizer):
         keep = ("lr", "betas", "momentum", "weight_decay", "eps")
-        return {"class": type(obj).__name__,
-                **{k: (list(v) if isinstance(v, tuple) else v) for k, v in obj.defaults.items() if k in keep}}
+        return {
+            "class": type(obj).__name__,
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in obj.defaults.items() if k in keep},
+        }
     return {"class": type(obj).__name__, **{k: v for k, v in getattr(obj, "init_args", {}).items()}}
 
 
@@ -61,25 +64,48 @@ class Experiment:
         device: default :func:`~course_utils.get_device`.
     """
 
-    def __init__(self, model: nn.Module, train_set, val_set, optimizer: torch.optim.Optimizer, output_dir,
-                 *, batch_size: int = 4, val_batch_size: int = 4, loss_fn: Callable | None = None,
-                 data_range: float = 1.0, config: dict | None = None, scheduler=None, device=None,
-                 num_workers: int = 0):
+    def __init__(
+        self,
+        model: nn.Module,
+        train_set,
+        val_set,
+        optimizer: torch.optim.Optimizer,
+        output_dir,
+        *,
+        batch_size: int = 4,
+        val_batch_size: int = 4,
+        loss_fn: Callable | None = None,
+        data_range: float = 1.0,
+        config: dict | None = None,
+        scheduler=None,
+        device=None,
+        num_workers: int = 0,
+    ):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loss_fn = loss_fn or nn.MSELoss()
         self.data_range = data_range
         self.device = torch.device(device) if device is not None else get_device()
         self.model.to(self.device)
-        self.train_loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
-                                                        drop_last=True, num_workers=num_workers)
+        self.train_loader = torch.utils.data.DataLoader(
+            train_set, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=num_workers
+        )
         self.val_loader = torch.utils.data.DataLoader(val_set, batch_size=val_batch_size, shuffle=False)
         self.output_dir = Path(output_dir)
-        self.config = json.loads(json.dumps({
-            "model": _describe(model), "optimizer": _describe(optimizer), "batch_size": batch_size,
-            "scheduler": type(scheduler).__name__ if scheduler is not None else None,
-            "loss": getattr(self.loss_fn, "__name__", type(self.loss_fn).__name__), "data_range": data_range,
-            "train_items": len(train_set), "val_items": len(val_set), **(config or {}),
-        }))
+        self.config = json.loads(
+            json.dumps(
+                {
+                    "model": _describe(model),
+                    "optimizer": _describe(optimizer),
+                    "batch_size": batch_size,
+                    "scheduler": type(scheduler).__name__ if scheduler is not None else None,
+                    "loss": getattr(self.loss_fn, "__name__", type(self.loss_fn).__name__),
+                    "data_range": data_range,
+                    "train_items": len(train_set),
+                    "val_items": len(val_set),
+                    **(config or {}),
+                }
+            )
+        )
         self.history: list[dict] = []
         self._open()
 
@@ -104,7 +130,8 @@ class Experiment:
                 diff = sorted(k for k in saved.keys() | self.config.keys() if saved.get(k) != self.config.get(k))
                 raise ExperimentMismatch(
                     f"{self.output_dir} holds another experiment (differs in: {', '.join(diff)}). Use another "
-                    "output_dir for this one, or delete that folder to start it again.")
+                    "output_dir for this one, or delete that folder to start it again."
+                )
             if self.checkpoint_path.exists():
                 self.load()
         else:
@@ -122,9 +149,15 @@ class Experiment:
     def save(self) -> None:
         """Write ``checkpoint.pt`` atomically (a crash mid-write keeps the previous one)."""
         with atomic_path(self.checkpoint_path) as tmp:
-            torch.save({"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                        "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-                        "history": self.history}, tmp)
+            torch.save(
+                {
+                    "model": self.model.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                    "history": self.history,
+                },
+                tmp,
+            )
 
     def evaluate(self) -> dict[str, float]:
         """Mean loss and mean per-image PSNR on the validation set (eval mode, no gradients)."""
@@ -139,7 +172,7 @@ class Experiment:
         n = len(self.val_loader.dataset)
         return {"val_loss": sum(losses) / n, "val_psnr": torch.cat(psnrs).mean().item()}
 
-    def run(self, num_epochs: int, plot: Callable[["Experiment"], None] | None = None, progress: bool = True):
+    def run(self, num_epochs: int, plot: Callable[[Experiment], None] | None = None, progress: bool = True):
         """Train until ``num_epochs`` epochs are finished (resuming where the history stops), checkpointing
         after each, and call ``plot(self)`` after each (e.g. to refresh a live figure). Returns ``history``."""
         if plot is not None and self.history:
@@ -148,8 +181,9 @@ class Experiment:
             t0 = time.perf_counter()
             self.model.train()
             losses, psnrs = [], []
-            for x, y in tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{num_epochs}", disable=not progress,
-                             leave=False):
+            for x, y in tqdm(
+                self.train_loader, desc=f"epoch {epoch + 1}/{num_epochs}", disable=not progress, leave=False
+            ):
                 x, y = x.to(self.device), y.to(self.device)
                 self.optimizer.zero_grad(set_to_none=True)
                 out = self.model(x)
@@ -160,9 +194,13 @@ class Experiment:
                     self.scheduler.step()
                 losses.append(loss.item())
                 psnrs.append(psnr(out.detach(), y, data_range=self.data_range).item())
-            record = {"epoch": epoch + 1, "train_loss": sum(losses) / max(len(losses), 1),
-                      "train_psnr": sum(psnrs) / max(len(psnrs), 1), **self.evaluate(),
-                      "seconds": time.perf_counter() - t0}
+            record = {
+                "epoch": epoch + 1,
+                "train_loss": sum(losses) / max(len(losses), 1),
+                "train_psnr": sum(psnrs) / max(len(psnrs), 1),
+                **self.evaluate(),
+                "seconds": time.perf_counter() - t0,
+            }
             self.history.append(record)
             self.save()
             if plot is not None:

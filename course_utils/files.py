@@ -1,11 +1,12 @@
 """Writing files so that a crash never leaves a half-written one in place of a good one."""
+
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 __all__ = ["atomic_path"]
 

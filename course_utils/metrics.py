@@ -9,12 +9,27 @@
   A ratio whose denominator is empty is 1.0: nothing to find (recall), nothing claimed
   (precision), both masks empty (IoU, Dice); these are the cases a perfect model also meets.
 """
+
 from __future__ import annotations
 
 import torch
 
-__all__ = ["mse", "mae", "psnr", "scores", "scores_table", "MAX_PSNR_DB",
-           "confusion", "pixel_accuracy", "precision", "recall", "iou", "dice", "pr_curve", "segmentation_scores"]
+__all__ = [
+    "mse",
+    "mae",
+    "psnr",
+    "scores",
+    "scores_table",
+    "MAX_PSNR_DB",
+    "confusion",
+    "pixel_accuracy",
+    "precision",
+    "recall",
+    "iou",
+    "dice",
+    "pr_curve",
+    "segmentation_scores",
+]
 
 
 def _per_image(err: torch.Tensor) -> torch.Tensor:
@@ -75,9 +90,11 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float, reduction: str 
 def scores(output: torch.Tensor, clean: torch.Tensor, data_range: float = 1.0) -> dict[str, float]:
     """The restoration report card of the course: pooled PSNR (dB), MAE and mean error (the bias:
     positive when the output is too bright on average) of an output batch against the clean images."""
-    return {"PSNR (dB)": psnr(output, clean, data_range=data_range, reduction="pooled").item(),
-            "MAE": mae(output, clean).item(),
-            "mean error": (output.detach().float() - clean.float()).mean().item()}
+    return {
+        "PSNR (dB)": psnr(output, clean, data_range=data_range, reduction="pooled").item(),
+        "MAE": mae(output, clean).item(),
+        "mean error": (output.detach().float() - clean.float()).mean().item(),
+    }
 
 
 def scores_table(results: dict[str, dict[str, float]], floatfmt=("", ".2f", ".4f", "+.4f")) -> str:
@@ -86,8 +103,7 @@ def scores_table(results: dict[str, dict[str, float]], floatfmt=("", ".2f", ".4f
     from tabulate import tabulate
 
     headers = ["method", *next(iter(results.values()))]
-    return tabulate([(name, *card.values()) for name, card in results.items()], headers=headers,
-                    floatfmt=floatfmt)
+    return tabulate([(name, *card.values()) for name, card in results.items()], headers=headers, floatfmt=floatfmt)
 
 
 # ---------------------------------------------------------------- binary segmentation
@@ -144,7 +160,9 @@ def dice(pred, target, reduction: str = "pooled") -> torch.Tensor:
     return _ratio(2 * c["tp"], 2 * c["tp"] + c["fp"] + c["fn"])
 
 
-def pr_curve(logits: torch.Tensor, target: torch.Tensor, thresholds=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pr_curve(
+    logits: torch.Tensor, target: torch.Tensor, thresholds=None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pooled precision and recall of ``logits > t`` for each threshold ``t`` (default: 41 values from
     -5 to +5, the lab's range). Returns (thresholds, precision, recall), each of shape (T,)."""
     thresholds = torch.linspace(-5, 5, 41) if thresholds is None else torch.as_tensor(thresholds, dtype=torch.float32)
@@ -159,5 +177,13 @@ def segmentation_scores(logits: torch.Tensor, target: torch.Tensor, threshold: f
     """The segmentation report card: pooled accuracy, precision, recall, IoU and Dice of ``logits > threshold``."""
     pred = logits.detach().cpu() > threshold
     target = target.detach().cpu()
-    return {name: fn(pred, target).item() for name, fn in
-            [("accuracy", pixel_accuracy), ("precision", precision), ("recall", recall), ("IoU", iou), ("Dice", dice)]}
+    return {
+        name: fn(pred, target).item()
+        for name, fn in [
+            ("accuracy", pixel_accuracy),
+            ("precision", precision),
+            ("recall", recall),
+            ("IoU", iou),
+            ("Dice", dice),
+        ]
+    }

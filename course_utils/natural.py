@@ -13,6 +13,7 @@ downloaded once and checksum-verified by :mod:`course_utils.download`) or a fold
 :class:`NoisyCrops` turns them into (noisy, clean) pairs: random crops with fresh noise for training,
 fixed centre crops with fixed noise for testing.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,33 +23,48 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
-__all__ = ["TRAIN_IMAGES", "TEST_IMAGES", "skimage_images", "folder_images", "load_bsds300", "natural_images",
-           "random_crops", "centre_crops", "add_gaussian_noise", "NoisyCrops"]
+from .images import IMAGE_SUFFIXES, read_image, to_tensor
+
+__all__ = [
+    "TRAIN_IMAGES",
+    "TEST_IMAGES",
+    "skimage_images",
+    "folder_images",
+    "load_bsds300",
+    "natural_images",
+    "random_crops",
+    "centre_crops",
+    "add_gaussian_noise",
+    "NoisyCrops",
+]
 
 TEST_IMAGES = ("camera", "astronaut", "coffee", "chelsea")
-TRAIN_IMAGES = ("rocket", "hubble_deep_field", "immunohistochemistry", "retina", "moon", "coins", "clock",
-                "brick", "grass", "gravel", "cell")
+TRAIN_IMAGES = (
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "moon",
+    "coins",
+    "clock",
+    "brick",
+    "grass",
+    "gravel",
+    "cell",
+)
 
 
 @functools.lru_cache(maxsize=64)
 def _load(name: str, gray: bool) -> torch.Tensor:
-    from skimage import color, data, util
+    from skimage import data
 
     try:
-        img = util.img_as_float32(getattr(data, name)())
+        img = getattr(data, name)()
     except AttributeError:
         raise ValueError(f"scikit-image has no image {name!r}") from None
-    if img.ndim == 3 and img.shape[-1] == 4:
-        img = color.rgba2rgb(img)
-    if gray and img.ndim == 3:
-        img = color.rgb2gray(img)
-    if not gray and img.ndim == 2:
-        img = np.stack([img] * 3, axis=-1)
-    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
-    return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+    return to_tensor(img, gray, name)
 
 
 def skimage_images(split: str = "train", gray: bool = True) -> list[torch.Tensor]:
@@ -70,7 +86,7 @@ def random_crops(images, n: int, size: int, *, generator=None) -> torch.Tensor:
         im = images[i]
         top = int(torch.randint(im.shape[-2] - size + 1, (1,), generator=generator))
         left = int(torch.randint(im.shape[-1] - size + 1, (1,), generator=generator))
-        crop = im[:, top: top + size, left: left + size]
+        crop = im[:, top : top + size, left : left + size]
         if bool(torch.rand(1, generator=generator) < 0.5):
             crop = crop.flip(-1)
         out.append(crop)
@@ -84,7 +100,7 @@ def centre_crops(images, size: int) -> torch.Tensor:
         h, w = im.shape[-2:]
         if h < size or w < size:
             raise ValueError(f"an image of {h}x{w} pixels has no {size}x{size} centre crop")
-        out.append(im[:, (h - size) // 2: (h - size) // 2 + size, (w - size) // 2: (w - size) // 2 + size])
+        out.append(im[:, (h - size) // 2 : (h - size) // 2 + size, (w - size) // 2 : (w - size) // 2 + size])
     return torch.stack(out)
 
 
@@ -96,39 +112,15 @@ def add_gaussian_noise(clean: torch.Tensor, sigma: float, *, generator=None) -> 
     return clean + noise * (sigma / 255.0)
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
-
-
-def _to_tensor(img: np.ndarray, gray: bool, where: str) -> torch.Tensor:
-    from skimage import color, util
-
-    try:
-        img = util.img_as_float32(img)
-    except ValueError as e:
-        raise ValueError(f"{where}: {e}") from None
-    if img.ndim == 3 and img.shape[-1] == 4:
-        img = color.rgba2rgb(img)
-    if img.ndim not in (2, 3):
-        raise ValueError(f"{where}: expected a gray or colour image, got shape {img.shape}")
-    if gray and img.ndim == 3:
-        img = color.rgb2gray(img)
-    if not gray and img.ndim == 2:
-        img = np.stack([img] * 3, axis=-1)
-    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
-    return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
-
-
 def folder_images(folder, gray: bool = True) -> list[torch.Tensor]:
     """Every JPEG / PNG / TIFF / BMP image of ``folder`` (sorted by name) as (C, H, W) tensors in [0, 1]."""
-    from .nuclei_data import read_image
-
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"folder not found: {folder}")
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         raise ValueError(f"no JPEG, PNG, TIFF or BMP image in {folder}")
-    return [_to_tensor(read_image(p), gray, str(p)) for p in paths]
+    return [to_tensor(read_image(p), gray, str(p)) for p in paths]
 
 
 def _safe_extract(archive: Path, dest: Path) -> None:
@@ -141,8 +133,9 @@ def _safe_extract(archive: Path, dest: Path) -> None:
         tar.extractall(dest)
 
 
-def load_bsds300(split: str = "train", gray: bool = True, *, remote="bsds300", cache=None,
-                 progress: bool = True) -> list[torch.Tensor]:
+def load_bsds300(
+    split: str = "train", gray: bool = True, *, remote="bsds300", cache=None, progress: bool = True
+) -> list[torch.Tensor]:
     """The BSDS300 ``split`` ("train": 200 images, "test": 100) as (C, H, W) tensors in [0, 1].
 
     The archive is downloaded once (SHA-256 checked), then unpacked once into ``BSDS300/`` of the cache

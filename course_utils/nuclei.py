@@ -14,13 +14,14 @@ trained on them meets the variety of real data (e.g. Kromp et al. 2020, Scientif
 * **optics**: Gaussian blur (sigma 0.4..1.5 px) so edges are soft, faint out-of-focus nuclei and a glow
   around nuclei (not in the mask), an uneven dark background;
 * **camera**: Poisson photon noise (peak 20..2000 photons) plus Gaussian read noise, then the same
-  percentile normalisation as real images (:func:`normalize_percentile`), clipped to [0, 1].
+  percentile normalisation as real images (:func:`~course_utils.images.normalize_percentile`), clipped to [0, 1].
 
 Masks are exact: a pixel is foreground when its centre lies inside an in-focus nucleus's ellipse. The
 statistics are tested in ``tests/test_nuclei.py``. Everything is drawn from one NumPy stream seeded
 from ``generator`` (a ``torch.Generator``) or from torch's global seed, so ``seed_everything`` makes
 it reproducible.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-__all__ = ["NUCLEI_SIZE", "make_nuclei", "nuclei_batches", "held_out_nuclei", "normalize_percentile", "ellipse_mask"]
+from .images import normalize_percentile
+
+__all__ = ["NUCLEI_SIZE", "make_nuclei", "nuclei_batches", "held_out_nuclei", "ellipse_mask"]
 
 NUCLEI_SIZE = 128  # the lab's images are 1x128x128
 SCALE = (2.5, 18.0)  # typical semi-major axis per image (px), log-uniform
@@ -47,31 +50,10 @@ def _numpy_rng(generator) -> np.random.Generator:
     return np.random.default_rng(int(generator))
 
 
-def normalize_percentile(image, low: float = 1.0, high: float = 99.8, clip: bool = True):
-    """Map each image's ``low``-th percentile to 0 and its ``high``-th to 1 (the usual normalisation of
-    fluorescence images, e.g. CSBDeep / StarDist), optionally clipped to [0, 1].
-
-    ``image``: a NumPy array or torch tensor, (H, W) or a batch (..., H, W): each (H, W) plane is
-    normalised on its own. Returns float32 of the same kind and shape. A flat image becomes all zeros.
-    """
-    is_torch = torch.is_tensor(image)
-    x = image.detach().cpu().numpy() if is_torch else np.asarray(image)
-    if x.ndim < 2:
-        raise ValueError(f"normalize_percentile needs an image (H, W) or a batch (..., H, W), got shape {x.shape}")
-    x = x.astype(np.float32, copy=False)
-    flat = x.reshape(-1, x.shape[-2] * x.shape[-1])
-    lo, hi = np.percentile(flat, [low, high], axis=1)
-    scale = np.where(hi - lo > 1e-12, hi - lo, np.inf)
-    out = ((flat - lo[:, None]) / scale[:, None]).reshape(x.shape).astype(np.float32)
-    if clip:
-        np.clip(out, 0.0, 1.0, out=out)
-    return torch.from_numpy(out).to(image.device) if is_torch else out
-
-
 def ellipse_mask(shape, cy: float, cx: float, a: float, b: float, theta: float) -> np.ndarray:
     """Boolean (H, W) mask of the pixels whose centre (row, col) lies inside the ellipse of centre
     (cy, cx), semi-axes ``a`` (along angle ``theta``, radians from the column axis) and ``b``."""
-    yy, xx = np.mgrid[0:shape[0], 0:shape[1]]
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
     return _ellipse_d2(yy - cy, xx - cx, a, b, theta) <= 1.0
 
 
@@ -102,12 +84,14 @@ def _place(rng, h, w, scale, n_target):
     near = centres[rng.integers(k, size=m)] + rng.normal(0.0, spread, (m, 2))
     anywhere = rng.uniform(-0.5, 0.5, (m, 2)) * a[:, None] + rng.uniform([0, 0], [h, w], (m, 2))
     yx = np.where((clustered & (rng.random(m) < 0.85))[:, None], near, anywhere)
-    ok = ((yx[:, 0] > -0.6 * a) & (yx[:, 0] < h + 0.6 * a) & (yx[:, 1] > -0.6 * a) & (yx[:, 1] < w + 0.6 * a))
+    ok = (yx[:, 0] > -0.6 * a) & (yx[:, 0] < h + 0.6 * a) & (yx[:, 1] > -0.6 * a) & (yx[:, 1] < w + 0.6 * a)
     r = np.sqrt(a * b)
     kept = np.zeros(m, dtype=np.int64)
     n = 0
     for i in np.flatnonzero(ok):
-        if n and np.any(np.hypot(yx[kept[:n], 0] - yx[i, 0], yx[kept[:n], 1] - yx[i, 1]) < touch * (r[kept[:n]] + r[i])):
+        if n and np.any(
+            np.hypot(yx[kept[:n], 0] - yx[i, 0], yx[kept[:n], 1] - yx[i, 1]) < touch * (r[kept[:n]] + r[i])
+        ):
             continue
         kept[n] = i
         n += 1
@@ -148,9 +132,19 @@ def _render(rng, h, w):
         if rng.random() < 0.03:  # a condensed, bright (mitotic) nucleus
             value *= rng.uniform(1.8, 3.0)
             a, b = 0.6 * a, 0.6 * b
-        _draw(signal, mask, tex, cy, cx, a, b, t, value,
-              profile=min(max(profile_mean + rng.normal(0, 0.15), -0.8), 0.8),
-              texture=rng.uniform(0.05, 0.35))
+        _draw(
+            signal,
+            mask,
+            tex,
+            cy,
+            cx,
+            a,
+            b,
+            t,
+            value,
+            profile=min(max(profile_mean + rng.normal(0, 0.15), -0.8), 0.8),
+            texture=rng.uniform(0.05, 0.35),
+        )
     # chromatin texture, bright chromocentres, dark nucleoli (inside nuclei only)
     field = _smooth_noise(rng, (h, w), max(0.7, scale / rng.uniform(2.0, 5.0)))
     spots = ndimage.gaussian_filter((rng.random((h, w)) < rng.uniform(0.0, 0.03)).astype(float), 0.8) * 6

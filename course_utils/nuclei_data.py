@@ -12,9 +12,9 @@ the rest for testing (``.train`` and ``.test`` are (X, Y) pairs).
   cached as ``.npz`` (read with ``allow_pickle=False``).
 * :func:`load_folder`: your own data, PNG / TIFF / JPEG images with masks of the same name.
 """
+
 from __future__ import annotations
 
-import io
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,28 +22,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import atomic_path
-from .budget import by_budget
 from .download import REMOTES, Remote, cache_dir, fetch
-from .nuclei import make_nuclei, normalize_percentile
+from .files import atomic_path
+from .images import IMAGE_SUFFIXES, normalize_percentile, read_image, to_gray
+from .nuclei import make_nuclei
 
-__all__ = ["budget", "SegmentationData", "nuclei_dataset", "load_kromp", "load_folder", "read_image", "to_gray",
-           "N_TRAIN", "N_TEST", "LAB_SIZE"]
+__all__ = ["SegmentationData", "nuclei_dataset", "load_kromp", "load_folder", "N_TRAIN", "N_TEST", "LAB_SIZE"]
 
 LAB_SIZE = 128
 N_TRAIN, N_TEST = 70, 9  # the lab's split of the 79 Kromp images
 SYNTHETIC_SEED = 2020
-IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
-
-
-def budget() -> dict[str, int]:
-    """Training size of every model in notebooks 02-04 and their benchmark (one place):
-    ``steps`` of ``batch_size`` random ``crop`` x ``crop`` windows of the training images, and the
-    number of ``seeds`` per condition in notebook 04."""
-    return {"steps": by_budget(full=3000, cpu=300, fast=2),
-            "batch_size": by_budget(full=16, cpu=8, fast=2),
-            "crop": by_budget(full=128, cpu=64, fast=32),
-            "seeds": by_budget(full=5, cpu=3, fast=1)}
 
 
 @dataclass
@@ -62,11 +50,13 @@ class SegmentationData:
 
     @property
     def test(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.X[self.n_train:], self.Y[self.n_train:]
+        return self.X[self.n_train :], self.Y[self.n_train :]
 
     def __repr__(self) -> str:
-        return (f"SegmentationData(X={tuple(self.X.shape)}, Y={tuple(self.Y.shape)}, train={self.n_train}, "
-                f"test={len(self.X) - self.n_train}, foreground={self.Y.mean().item():.1%})")
+        return (
+            f"SegmentationData(X={tuple(self.X.shape)}, Y={tuple(self.Y.shape)}, train={self.n_train}, "
+            f"test={len(self.X) - self.n_train}, foreground={self.Y.mean().item():.1%})"
+        )
 
 
 def nuclei_dataset(source: str = "synthetic", **kwargs) -> SegmentationData:
@@ -80,37 +70,6 @@ def nuclei_dataset(source: str = "synthetic", **kwargs) -> SegmentationData:
     raise ValueError(f"source must be 'synthetic' or 'kromp', not {source!r}; for your own images use load_folder()")
 
 
-def to_gray(image: np.ndarray, where: str = "image") -> np.ndarray:
-    """(H, W) from (H, W), (H, W, C) or (C, H, W) with C <= 4: the channel with the most signal
-    (fluorescence stored as RGB has the stain in one channel; the others are empty or copies)."""
-    image = np.asarray(image)
-    if image.ndim == 2:
-        return image
-    if image.ndim == 3:
-        axis = 2 if image.shape[2] <= 4 else 0 if image.shape[0] <= 4 else None
-        if axis is not None:
-            chans = np.moveaxis(image, axis, 0)[:3]
-            return chans[int(np.argmax([c.astype(np.float64).std() for c in chans]))]
-    raise ValueError(f"{where}: expected a 2D image or one with up to 4 channels, got shape {image.shape}")
-
-
-def read_image(source, name: str = "") -> np.ndarray:
-    """A PNG / TIFF / JPEG file (a path, or bytes with its file ``name``) as a NumPy array."""
-    name = str(name or source)
-    data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    try:
-        if name.lower().endswith((".tif", ".tiff")):
-            import tifffile
-
-            return tifffile.imread(io.BytesIO(data))
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as im:
-            return np.asarray(im)
-    except Exception as e:  # a broken file: say which one
-        raise ValueError(f"cannot read image {name}: {type(e).__name__}: {e}") from None
-
-
 def _prepare(image: np.ndarray, mask: np.ndarray, size: int, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Gray image and binary mask resized to size x size (area-averaged; mask thresholded at 1/2)."""
     from skimage.transform import resize
@@ -118,8 +77,10 @@ def _prepare(image: np.ndarray, mask: np.ndarray, size: int, name: str) -> tuple
     image = to_gray(image, name).astype(np.float32)
     mask = to_gray(mask, name + " (mask)") > 0
     if image.shape != mask.shape:
-        raise ValueError(f"{name}: image is {image.shape[0]}x{image.shape[1]} but its mask is "
-                         f"{mask.shape[0]}x{mask.shape[1]}; they must have the same size")
+        raise ValueError(
+            f"{name}: image is {image.shape[0]}x{image.shape[1]} but its mask is "
+            f"{mask.shape[0]}x{mask.shape[1]}; they must have the same size"
+        )
     image = resize(image, (size, size), order=1, anti_aliasing=True, preserve_range=True)
     mask = resize(mask.astype(np.float32), (size, size), order=1, anti_aliasing=True) >= 0.5
     return normalize_percentile(image), mask.astype(np.float32)
@@ -143,8 +104,9 @@ def _kromp_pairs(zip_path: Path) -> list[tuple[str, str, str]]:
     return [(s, raw[s], truth[s]) for s in stems]
 
 
-def load_kromp(size: int = LAB_SIZE, *, remote: Remote | str = "kromp2020", cache=None, n_test: int = N_TEST,
-               progress: bool = True) -> SegmentationData:
+def load_kromp(
+    size: int = LAB_SIZE, *, remote: Remote | str = "kromp2020", cache=None, n_test: int = N_TEST, progress: bool = True
+) -> SegmentationData:
     """Kromp et al. 2020 (79 fluorescence images of nuclei with expert masks) as the lab's arrays.
 
     The archive is downloaded once (checksum verified, see :mod:`course_utils.download`), then the
@@ -196,8 +158,10 @@ def load_folder(images, masks, size: int | None = LAB_SIZE, *, test_fraction: fl
         raise ValueError(f"no PNG, TIFF or JPEG images in {images}")
     missing = [p.name for p in pictures if p.stem not in found]
     if missing:
-        raise ValueError(f"{len(missing)} image(s) have no mask of the same name in {masks}: "
-                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+        raise ValueError(
+            f"{len(missing)} image(s) have no mask of the same name in {masks}: "
+            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}"
+        )
     X, Y = [], []
     for p in pictures:
         img, msk = read_image(p), read_image(found[p.stem])
@@ -210,5 +174,9 @@ def load_folder(images, masks, size: int | None = LAB_SIZE, *, test_fraction: fl
     if len({x.shape for x in X}) > 1:
         raise ValueError("the images have different sizes: pass size=... to resize them all")
     n_test = int(round(test_fraction * len(X)))
-    return SegmentationData(torch.from_numpy(np.stack(X)[:, None]), torch.from_numpy(np.stack(Y)[:, None]),
-                            len(X) - n_test, [p.stem for p in pictures])
+    return SegmentationData(
+        torch.from_numpy(np.stack(X)[:, None]),
+        torch.from_numpy(np.stack(Y)[:, None]),
+        len(X) - n_test,
+        [p.stem for p in pictures],
+    )

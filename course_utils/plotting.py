@@ -1,15 +1,28 @@
 """Looking at tensors: image batches, small matrices, and input / target / output comparisons."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from tabulate import tabulate
 
-__all__ = ["tile_batch", "voir_batch2D", "show_batch2d", "ppmatrix", "show_side_by_side", "error_map", "show_errors",
-           "explore_threshold", "widgets_available", "ERROR_COLOURS", "as_picture", "TrainingMonitor"]
+__all__ = [
+    "tile_batch",
+    "voir_batch2D",
+    "show_batch2d",
+    "ppmatrix",
+    "show_side_by_side",
+    "error_map",
+    "show_errors",
+    "explore_threshold",
+    "widgets_available",
+    "ERROR_COLOURS",
+    "as_picture",
+    "TrainingMonitor",
+]
 
 SEPARATOR = 5  # pixels between tiles, as in the original course
 
@@ -41,7 +54,7 @@ def tile_batch(tens, nx: int, k: int = 0, fill: float = 0.5, sep: int = SEPARATO
     out = np.full((rows * h + (rows - 1) * sep, nx * w + (nx - 1) * sep), fill, dtype=np.float32)
     for i in range(n):
         r, col = divmod(i, nx)
-        out[r * (h + sep): r * (h + sep) + h, col * (w + sep): col * (w + sep) + w] = a[i, k]
+        out[r * (h + sep) : r * (h + sep) + h, col * (w + sep) : col * (w + sep) + w] = a[i, k]
     return out
 
 
@@ -138,8 +151,12 @@ def show_side_by_side(
     return fig
 
 
-ERROR_COLOURS = {"correct foreground": (1.0, 1.0, 1.0), "missed (false negative)": (1.0, 0.0, 1.0),
-                 "wrongly added (false positive)": (0.0, 0.9, 0.0), "correct background": (0.0, 0.0, 0.0)}
+ERROR_COLOURS = {
+    "correct foreground": (1.0, 1.0, 1.0),
+    "missed (false negative)": (1.0, 0.0, 1.0),
+    "wrongly added (false positive)": (0.0, 0.9, 0.0),
+    "correct background": (0.0, 0.0, 0.0),
+}
 
 
 def error_map(pred, target) -> np.ndarray:
@@ -149,7 +166,7 @@ def error_map(pred, target) -> np.ndarray:
     if p.shape != t.shape or p.ndim != 2:
         raise ValueError(f"error_map takes two (H, W) maps of the same shape, got {p.shape} and {t.shape}")
     out = np.zeros(p.shape + (3,))
-    for (name, colour), where in zip(ERROR_COLOURS.items(), (p & t, ~p & t, p & ~t, ~p & ~t)):
+    for colour, where in zip(ERROR_COLOURS.values(), (p & t, ~p & t, p & ~t, ~p & ~t)):
         out[where] = colour
     return out
 
@@ -171,8 +188,13 @@ def show_errors(images, preds, masks, n: int = 4, titles: Sequence[str] | None =
             ax.set_yticks([])
     axes[0, 0].set_title("image")
     axes[0, 1].set_title("prediction vs mask")
-    fig.legend(handles=[mpatches.Patch(facecolor=c, edgecolor="gray", label=k) for k, c in ERROR_COLOURS.items()],
-               loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, -0.02 - 0.06 / rows))
+    fig.legend(
+        handles=[mpatches.Patch(facecolor=c, edgecolor="gray", label=k) for k, c in ERROR_COLOURS.items()],
+        loc="lower center",
+        ncol=2,
+        fontsize=8,
+        bbox_to_anchor=(0.5, -0.02 - 0.06 / rows),
+    )
     fig.tight_layout()
     return fig
 
@@ -200,17 +222,20 @@ def explore_threshold(image, logits, mask, interactive: bool | None = None, thre
     """A slider for the threshold on the logits of one image (H, W): the error map and precision,
     recall and IoU update as it moves. Without widgets (or ``interactive=False``) it draws the error
     maps at ``thresholds`` instead. Displays them; returns nothing."""
-    from . import metrics
+    from .metrics import iou, precision, recall
 
     image, logits, mask = (torch.as_tensor(_numpy(a)).squeeze() for a in (image, logits, mask))
 
     def draw(threshold: float, ax) -> None:
         pred = logits > threshold
-        card = {k: fn(pred[None], mask[None]).item() for k, fn in
-                (("precision", metrics.precision), ("recall", metrics.recall), ("IoU", metrics.iou))}
+        card = {
+            k: fn(pred[None], mask[None]).item()
+            for k, fn in (("precision", precision), ("recall", recall), ("IoU", iou))
+        }
         ax.imshow(error_map(pred, mask), interpolation="nearest")
-        ax.set_title(f"t = {threshold:+.1f}: P {card['precision']:.2f} R {card['recall']:.2f} IoU {card['IoU']:.2f}",
-                     fontsize=9)
+        ax.set_title(
+            f"t = {threshold:+.1f}: P {card['precision']:.2f} R {card['recall']:.2f} IoU {card['IoU']:.2f}", fontsize=9
+        )
         ax.set_xticks([])
         ax.set_yticks([])
 
@@ -252,7 +277,7 @@ class TrainingMonitor:
 
     def figure(self, exp):
         """The figure for the experiment's current state (model output and ``exp.history``)."""
-        from .training import predict
+        from .inference import predict
 
         out = predict(exp.model, self.noisy[None], device=exp.device)[0]
         fig, axes = plt.subplots(1, 5, figsize=(16, 3.2), gridspec_kw={"width_ratios": [1, 1, 1, 1.3, 1.3]})

@@ -15,6 +15,7 @@ answer). The release is the public one that the *Open in Colab* badges and the s
 It holds no ``solutions/``, no tests, no benchmarks, no grading material. ``course_utils`` keeps the reference
 implementations the self-checks compare against: students can read them, as in most open courses.
 """
+
 from __future__ import annotations
 
 import json
@@ -80,7 +81,7 @@ def student_readme(root: Path = ROOT) -> str:
     table = "\n".join(["| # | notebook | what you learn | Colab |", "|---|----------|----------------|-------|", *rows])
     return f"""# Pixel-level deep learning with U-Nets
 
-Release {cfg['version']} (tag `{cfg['ref']}`).
+Release {cfg["version"]} (tag `{cfg["ref"]}`).
 
 {intro}
 
@@ -99,8 +100,8 @@ For a GPU: *Runtime > Change runtime type > GPU*, before you run anything. Save 
 ## Or on your own computer (Linux, macOS or Windows, Python 3.9 or newer)
 
 ```bash
-git clone --branch {cfg['ref']} {cfg['repository']}.git
-cd {cfg['repository'].rsplit('/', 1)[-1]}
+git clone --branch {cfg["ref"]} {cfg["repository"]}.git
+cd {cfg["repository"].rsplit("/", 1)[-1]}
 python -m venv .venv
 .venv/bin/python -m pip install -e ".[lab]"     # JupyterLab too; Windows: .venv\\Scripts\\python -m pip ...
 .venv/bin/jupyter lab notebooks/
@@ -120,7 +121,7 @@ compare against are in `course_utils/`: you can read them, but you learn by writ
 ## Getting help
 
 Ask your instructor or your course's forum first. If the course itself seems wrong (a cell fails that you did
-not change, a message that does not help), open an issue at {cfg['repository']}/issues and paste: the
+not change, a message that does not help), open an issue at {cfg["repository"]}/issues and paste: the
 notebook's number, the cell, the whole error message, and the line the set-up cell printed (version, device,
 budget).
 
@@ -149,8 +150,9 @@ def release_files(root: Path = ROOT) -> dict[str, bytes]:
             files[f"notebooks/{path.name}"] = text.encode()
     files["README.md"] = student_readme(root).encode()
     source = (_git(root, "describe", "--always", "--dirty") or "not a git checkout").strip()
-    files[MARKER] = (json.dumps({"version": cfg["version"], "tag": cfg["ref"], "made from": source}, indent=1)
-                     + "\n").encode()
+    files[MARKER] = (
+        json.dumps({"version": cfg["version"], "tag": cfg["ref"], "made from": source}, indent=1) + "\n"
+    ).encode()
     return files
 
 
@@ -172,8 +174,10 @@ def write_release(dest, root: Path = ROOT) -> list[str]:
         raise BuildError(f"{dest} is a file; give a folder for the release")
     existing = [p for p in dest.iterdir() if p.name != ".git"] if dest.exists() else []
     if existing and not (dest / MARKER).is_file():
-        raise BuildError(f"{dest} is not empty and holds no {MARKER}: choose an empty folder, or the checkout of "
-                         "the release repository made by an earlier --release")
+        raise BuildError(
+            f"{dest} is not empty and holds no {MARKER}: choose an empty folder, or the checkout of "
+            "the release repository made by an earlier --release"
+        )
     if (dest / ".git").exists() and (_git(dest, "status", "--porcelain") or "").strip():
         raise BuildError(f"{dest} has uncommitted changes: commit or discard them first (git -C {dest} status)")
     files = release_files(root)  # everything is read before anything is removed

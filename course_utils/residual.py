@@ -1,4 +1,5 @@
 """Residual learning: the network estimates the noise, the output is the input minus that estimate."""
+
 from __future__ import annotations
 
 import torch
@@ -8,10 +9,11 @@ __all__ = ["Residual"]
 
 
 class Residual(nn.Module):
-    """``y = x - net(x)``: wraps any image-to-image network so that it predicts the noise (residual
+    """``y = x - net(x)``: wraps any image-to-image network so that it estimates the noise (residual
     learning, Zhang et al. 2017, "Beyond a Gaussian Denoiser: Residual Learning of Deep CNN for Image
     Denoising", IEEE TIP). A freshly initialised network then starts close to the identity, and learns a
-    denoiser much faster. Shapes: (N, C, H, W) -> (N, C, H, W); ``net`` must keep the shape.
+    denoiser much faster. The course's one sign convention: :class:`~course_utils.dncnn.DnCNN` is written
+    the same way. Shapes: (N, C, H, W) -> (N, C, H, W); ``net`` must keep the shape.
     """
 
     def __init__(self, net: nn.Module):

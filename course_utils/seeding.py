@@ -1,4 +1,5 @@
 """Reproducibility: the one place that seeds Python, NumPy and PyTorch."""
+
 from __future__ import annotations
 
 import random
@@ -21,7 +22,6 @@ def seed_everything(seed: int = DEFAULT_SEED) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
 
 
 def make_generator(seed: int = DEFAULT_SEED, device: torch.device | str = "cpu") -> torch.Generator:

@@ -1,11 +1,10 @@
 """Segmenting whole images: any size in one call, tiled only when memory needs it; the reference
 nuclei model.
 
-* :func:`predict_image`: logits of a fully convolutional net on an image of any size, (H, W) or a batch;
-  in one pass, or in overlapping tiles (only the centre of each tile is kept, so tile borders do not show).
 * :func:`segment_nuclei`: fluorescence image (any size, any range) -> boolean nucleus mask, with the
   reference model ``data/checkpoints/unet_nuclei.pt`` by default (see ``scripts/train_nuclei_reference.py``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,66 +12,13 @@ import torch
 import torch.nn as nn
 
 from .checkpoints import load_checkpoint
-from .device import get_device
 from .download import data_dir
-from .nuclei import normalize_percentile
+from .images import normalize_percentile, to_gray
+from .inference import predict_image
 
-__all__ = ["predict_image", "segment_nuclei", "estimate_diameter", "load_reference_nuclei_model", "REFERENCE_NUCLEI"]
+__all__ = ["segment_nuclei", "estimate_diameter", "load_reference_nuclei_model", "REFERENCE_NUCLEI"]
 
 REFERENCE_NUCLEI = "checkpoints/unet_nuclei.pt"  # under data/
-MAX_PIXELS = 2048 * 2048  # above this, predict_image tiles by default (a few GB of activations for UNet(16))
-
-
-def _as_batch(image) -> tuple[torch.Tensor, int]:
-    x = torch.as_tensor(np.asarray(image) if not torch.is_tensor(image) else image).float()
-    dims = x.dim()
-    if dims == 2:
-        x = x[None, None]
-    elif dims == 3:
-        x = x[None]
-    elif dims != 4:
-        raise ValueError(f"expected an image (H, W), (C, H, W) or a batch (N, C, H, W), got shape {tuple(x.shape)}")
-    return x, dims
-
-
-def predict_image(model: nn.Module, image, *, tile: int | None = None, overlap: int = 32, device=None) -> torch.Tensor:
-    """Output of ``model`` (fully convolutional, e.g. a U-Net) on ``image`` of any size, without gradients.
-
-    Args:
-        image: (H, W), (C, H, W) or (N, C, H, W), tensor or array, already normalised as the model expects.
-        tile: process ``tile`` x ``tile`` blocks (each seen with ``overlap`` extra pixels of context on
-            every side, which are then dropped). Default: the whole image at once, unless it has more
-            than 2048² pixels, then 1024.
-        device: where to compute (default :func:`~course_utils.get_device`); the result is on the CPU.
-
-    Returns the output with the input's layout: (H, W) for (H, W) input with one output channel,
-    else (C_out, H, W) or (N, C_out, H, W).
-    """
-    x, dims = _as_batch(image)
-    device = torch.device(device) if device is not None else get_device()
-    model.to(device).eval()
-    h, w = x.shape[-2:]
-    if tile is None and h * w > MAX_PIXELS:
-        tile = 1024
-    with torch.no_grad():
-        if tile is None or (h <= tile and w <= tile):
-            out = model(x.to(device)).cpu()
-        else:
-            if tile < 1 or overlap < 0:
-                raise ValueError(f"tile must be >= 1 and overlap >= 0, got tile={tile}, overlap={overlap}")
-            out = None
-            for y0 in range(0, h, tile):
-                for x0 in range(0, w, tile):
-                    y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-                    a0, b0 = max(y0 - overlap, 0), max(x0 - overlap, 0)
-                    a1, b1 = min(y1 + overlap, h), min(x1 + overlap, w)
-                    part = model(x[..., a0:a1, b0:b1].to(device)).cpu()
-                    if out is None:
-                        out = torch.empty(x.shape[0], part.shape[1], h, w)
-                    out[..., y0:y1, x0:x1] = part[..., y0 - a0: y1 - a0, x0 - b0: x1 - b0]
-    if dims == 2 and out.shape[1] == 1:
-        return out[0, 0]
-    return out[0] if dims in (2, 3) else out
 
 
 def load_reference_nuclei_model(device=None) -> nn.Module:
@@ -81,7 +27,8 @@ def load_reference_nuclei_model(device=None) -> nn.Module:
     if not path.is_file():
         raise FileNotFoundError(
             f"the reference model {path} is not here. It ships with the course repository: work from a clone "
-            "(git clone ...; pip install -e .), or train it with scripts/train_nuclei_reference.py.")
+            "(git clone ...; pip install -e .), or train it with scripts/train_nuclei_reference.py."
+        )
     return load_checkpoint(path, device=device)
 
 
@@ -103,8 +50,16 @@ def estimate_diameter(image: np.ndarray) -> float:
     return float(2 * np.sqrt(np.median(areas) / np.pi)) if len(areas) else TRAINED_DIAMETER
 
 
-def segment_nuclei(image, model: nn.Module | None = None, *, threshold: float = 0.5, normalize: bool = True,
-                   diameter: float | str | None = None, tile: int | None = None, device=None) -> np.ndarray:
+def segment_nuclei(
+    image,
+    model: nn.Module | None = None,
+    *,
+    threshold: float = 0.5,
+    normalize: bool = True,
+    diameter: float | str | None = None,
+    tile: int | None = None,
+    device=None,
+) -> np.ndarray:
     """Boolean nucleus mask (H, W) of one fluorescence image of any size.
 
     Args:
@@ -119,8 +74,6 @@ def segment_nuclei(image, model: nn.Module | None = None, *, threshold: float = 
             back. ``None``: use the image as it is.
     """
     from skimage.transform import resize
-
-    from .nuclei_data import to_gray
 
     img = np.asarray(image.cpu() if torch.is_tensor(image) else image)
     img = to_gray(np.squeeze(img) if img.ndim > 2 else img).astype(np.float32)

@@ -5,6 +5,7 @@ Levels: input -> enc1 (F) -> enc2 (2F) -> bottleneck (4F) -> dec2 (2F) -> dec1 (
 Ronneberger, Fischer and Brox 2015, "U-Net: Convolutional Networks for Biomedical Image Segmentation",
 with the lab's block order (conv => ReLU => BN) and two poolings instead of four.
 """
+
 from __future__ import annotations
 
 import torch
@@ -18,8 +19,12 @@ __all__ = ["conv_relu_bn", "EncoderBlock", "Bottleneck", "DecoderBlock", "Simple
 def conv_relu_bn(in_ch: int, out_ch: int) -> nn.Sequential:
     """(conv3x3 stride 1 padding 1 => ReLU => BN) * 2: (N, in_ch, H, W) -> (N, out_ch, H, W)."""
     return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(out_ch),
-        nn.Conv2d(out_ch, out_ch, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(out_ch),
+        nn.Conv2d(in_ch, out_ch, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm2d(out_ch),
+        nn.Conv2d(out_ch, out_ch, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm2d(out_ch),
     )
 
 
@@ -88,8 +93,10 @@ class SimpleUNet(nn.Module):
 
     def forward(self, x):
         if x.dim() != 4 or x.shape[-1] % 4 or x.shape[-2] % 4:
-            raise ValueError(f"SimpleUNet needs a batch (N, C, H, W) with H and W multiples of 4 (two poolings); "
-                             f"got {tuple(x.shape)}. Crop or pad the image, or use course_utils.UNet (any size).")
+            raise ValueError(
+                f"SimpleUNet needs a batch (N, C, H, W) with H and W multiples of 4 (two poolings); "
+                f"got {tuple(x.shape)}. Crop or pad the image, or use course_utils.UNet (any size)."
+            )
         s1, x = self.enc1(x)
         s2, x = self.enc2(x)
         x = self.bottleneck(x)

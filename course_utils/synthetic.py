@@ -27,22 +27,32 @@ worked on in NumPy on the CPU (an operation on so small an array costs a fractio
 each kind of object is stamped into every image of the call with one ``scatter_add_`` on the device. The
 tensors one call returns are views of one buffer (the noisy and the clean images of ``gen``, say), so they
 are freed together. On the CPU the large temporaries (indices, masks, the speckles' noise) go to a few MB
-of memory each thread keeps for the next call (:class:`_Scratch`).
+of memory each thread keeps for the next call. That machinery is apart, in :mod:`course_utils._stamping`;
+this module holds the image model and the generators.
 Integer ranges above are inclusive, as ``random.randint`` in the original code.
 """
+
 from __future__ import annotations
 
 import functools
-import math
 import operator
-import threading
 
 import numpy as np
 import torch
 
+from ._stamping import Draw, Scratch, cat, frozen, int_in, line_masks, lines_of, stamp
+
 __all__ = [
-    "IMAGE_SIZE", "CELL_RATE", "CLUTTER_RATE", "N2N_CLUTTER_RATE",
-    "make_cells", "make_clutter", "gen", "gen_noise2noise", "gen1_NES", "gen2_NES",
+    "IMAGE_SIZE",
+    "CELL_RATE",
+    "CLUTTER_RATE",
+    "N2N_CLUTTER_RATE",
+    "make_cells",
+    "make_clutter",
+    "gen",
+    "gen_noise2noise",
+    "gen1_NES",
+    "gen2_NES",
 ]
 
 IMAGE_SIZE = 64
@@ -56,336 +66,20 @@ SPECKLE_SIDE = (10, 30)
 CLUTTER_MAX = 0.8
 
 
-def _device(generator: torch.Generator | None, device) -> torch.device:
-    if generator is not None:
-        if device is not None and torch.device(device) != generator.device:
-            raise ValueError(
-                f"generator is on {generator.device} but device={device!s} was asked for; "
-                "make the generator on that device: make_generator(seed, device)"
-            )
-        return generator.device
-    return torch.device(device) if device is not None else torch.device("cpu")
-
-
-class _Draw:
-    """Random draws on one device from one generator (or the global RNG), returned as NumPy arrays on the
-    CPU (see :func:`_host`): they place the objects. The speckles' per-pixel noise is drawn with ``g`` as a tensor."""
-
-    def __init__(self, generator, device):
-        self.g = generator
-        self.device = _device(generator, device)
-
-    def uniform(self, shape):
-        """Uniform numbers in [0, 1) of ``shape``, as a NumPy array."""
-        return _host(torch.rand(shape, generator=self.g, device=self.device, dtype=torch.float32))
-
-    def counts(self, n, rate, size, offset: int = 0, inverse_cdf: bool | None = None) -> np.ndarray:
-        """Per image, a Poisson(rate·size²) number of objects; returns the image index of each object,
-        plus ``offset`` (the first image's index in the buffer).
-
-        ``torch.poisson`` on CPU and CUDA; elsewhere (Apple MPS, where it may be missing) the same law by
-        inverse CDF from uniforms, exact up to float32 rounding.
-        """
-        lam = rate * size * size
-        if inverse_cdf is None:
-            inverse_cdf = self.device.type not in ("cpu", "cuda")
-        if inverse_cdf:
-            counts = (self.uniform((n, 1)) >= _poisson_cdf(lam)).sum(1)
-        else:
-            counts = _host(torch.poisson(_means(n, lam, str(self.device)), generator=self.g)).astype(np.int64)
-        return np.repeat(np.arange(offset, offset + n), counts)  # offset counts[0] times, then offset + 1 ...
-
-
-def _host(t: torch.Tensor) -> np.ndarray:
-    """A tensor's values as a NumPy array (a view on the CPU; off the CPU, a copy: a few hundred numbers)."""
-    return t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    """``a``, made read-only: the cached tables are shared by every call."""
-    a.flags.writeable = False
-    return a
-
-
-def _tensor(a: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A NumPy array as a tensor on ``device`` (no copy on the CPU)."""
-    t = torch.from_numpy(a)
-    return t if device.type == "cpu" else t.to(device)
-
-
-@functools.lru_cache(maxsize=64)
-def _means(n: int, lam: float, device: str) -> torch.Tensor:
-    """(n,) tensor of Poisson means lam (read only), kept: a batch size asks for the same one every call."""
-    return torch.full((n,), lam, device=device)
-
-
-@functools.lru_cache(maxsize=64)
-def _poisson_cdf(lam: float) -> np.ndarray:
-    """P(X <= k) for X ~ Poisson(lam), k = 0, 1, ... until the tail is negligible (< 1e-12), in float32."""
-    k = np.arange(int(lam + 12 * math.sqrt(lam) + 12))
-    lgamma = np.array([math.lgamma(x + 1) for x in k])
-    cdf = np.exp(k * math.log(lam) - lam - lgamma).cumsum() if lam > 0 else np.ones(len(k))
-    return _frozen(cdf.astype(np.float32))
-
-
-def _int_in(u: np.ndarray, low, high, span=None) -> np.ndarray:
-    """Uniform integers in [low, high] (both included) from float uniforms ``u`` in [0, 1); ``low`` and
-    ``high`` are integers, or per-column arrays for a (t, k) ``u``; ``span``: high - low + 1, if at hand.
-    The arithmetic is in ``u``'s float type, as torch does it."""
-    span = high - low + 1 if span is None else span
-    return np.minimum((u * np.asarray(span, u.dtype) + np.asarray(low, u.dtype)).astype(np.int64), high)
-
-
-@functools.lru_cache(maxsize=16)
-def _side_ranges(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-column (low, high, span) of a rectangle's two sides, for :func:`_int_in`: (long, short) of the
-    bars, (height, width) of the speckled rectangles."""
-    low, high = zip(BAR_LONG, BAR_SHORT) if kind == "bar" else zip(SPECKLE_SIDE, SPECKLE_SIDE)
-    low, high = np.array(low), np.array(high)
-    return _frozen(low), _frozen(high), _frozen(high - low + 1)
-
-
-@functools.lru_cache(maxsize=16)
-def _steps(length: int, device: str) -> torch.Tensor:
-    """The (1, length) row 0, 1, ..., length - 1: the steps along a stamped line."""
-    return torch.arange(length, device=device).view(1, -1)
-
-
-def _check_n(n: int, size: int) -> int:
-    try:
-        n = operator.index(n)  # ints, NumPy integers, 0-d integer tensors
-    except TypeError:
-        raise ValueError(f"n is the number of images and must be an integer >= 0, not {n!r}") from None
-    if n < 0:
-        raise ValueError(f"n is the number of images and must be an integer >= 0, not {n!r}")
-    if size < 2 * RADIUS[1] + 1 or size < BAR_LONG[1]:
-        raise ValueError(f"size must be at least {BAR_LONG[1]} pixels, not {size}")
-    return n
-
-
-class _Scratch:
-    """Reusable CPU memory for one call's large temporaries (the stamped lines' indices, values and masks).
-
-    Allocating and freeing a few MB per call costs more than the arithmetic on this scale: the C library
-    hands freed memory back to the system and page faults take it again on the next call. So each thread
-    keeps one buffer per dtype (at most ``KEEP`` bytes each; larger calls allocate as usual) and a call
-    takes consecutive pieces of it. Off the CPU it allocates as usual (CUDA's allocator caches already).
-    Nothing a generator returns lives here. The instances of one thread share that memory: make one per
-    call and pass it down, never a second one while the first is in use.
-    """
-
-    KEEP = 16 << 20
-    _local = threading.local()
-
-    def __init__(self, device: torch.device):
-        self.buffers = self._local.__dict__.setdefault("buffers", {}) if device.type == "cpu" else None
-        self.device, self.used = device, {}
-
-    def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-        """An uninitialised tensor of ``shape``, not overlapping any other piece of this call."""
-        numel = math.prod(shape)
-        if self.buffers is None:
-            return torch.empty(shape, dtype=dtype, device=self.device)
-        start, buf = self.used.get(dtype, 0), self.buffers.get(dtype)
-        if buf is None or start + numel > buf.numel():
-            grown = (start + numel) * 3 // 2  # with room to spare, so that it settles after a few calls
-            if grown * dtype.itemsize > self.KEEP:
-                return torch.empty(shape, dtype=dtype)
-            with torch.inference_mode(False):  # a normal tensor, writable in and out of inference mode
-                buf = self.buffers[dtype] = torch.empty(grown, dtype=dtype)  # the old one lives on in its pieces
-        self.used[dtype] = start + numel
-        return buf[start:start + numel].view(shape)
-
-    def reset(self, *dtypes: torch.dtype) -> None:
-        """Let later pieces reuse the memory of the earlier ones of these dtypes (all by default)."""
-        for dtype in dtypes or list(self.used):
-            self.used.pop(dtype, None)
-
-    @staticmethod
-    def join(parts: list[torch.Tensor]) -> torch.Tensor:
-        """``torch.cat(parts)``, without a copy when the parts are consecutive pieces of one buffer."""
-        if len(parts) == 1:
-            return parts[0]
-        first, end = parts[0], parts[0].storage_offset() + parts[0].numel()
-        for p in parts[1:]:
-            if p.untyped_storage().data_ptr() != first.untyped_storage().data_ptr() or p.storage_offset() != end:
-                return torch.cat(parts)
-            end += p.numel()
-        rows = (end - first.storage_offset()) // math.prod(first.shape[1:])
-        return first.as_strided((rows,) + first.shape[1:], first.stride())
-
-
-def _lines_of(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For objects made of ``counts[j]`` lines each: the object of every line, and the line's index
-    within its object (0, 1, ..., counts[j] - 1)."""
-    owner = np.repeat(np.arange(len(counts)), counts)  # 0 counts[0] times, then 1 counts[1] times, ...
-    return owner, np.arange(len(owner)) - (counts.cumsum() - counts)[owner]
-
-
-def _rectangles(flat: torch.Tensor, size: int, img, u, sides, longest: int, value, speckle=None,
-                spare: bool = False, scratch: _Scratch | None = None) -> None:
-    """Add axis-aligned rectangles in place into ``flat``, the 1-D view of (images, size, size) images,
-    each rectangle wholly inside its image; ``spare``: ``flat`` ends with (longest - 1)·size spare elements.
-
-    Rectangle j lies in image img[j]; the NumPy arrays ``img`` (t,), ``u`` (t, 2) hold the uniforms that place it (row,
-    column), ``sides`` (t, 2) its (height, width) and ``value`` (t,) what each pixel gets, times the tensor
-    ``speckle`` (lines, longest) per pixel when given (relu(N(0, 1)) for speckled rectangles; overwritten). A
-    rectangle is stamped as min(height, width) lines along its longer side, each ``longest`` pixels long
-    (>= every rectangle's longer side) of which the first max(height, width) are real: cutting along the
-    longer side keeps the padding small (a 50x2 bar is 2 lines, not 50). ``scratch``: where the temporaries go.
-    """
-    corner = (u * (size + 1 - sides).astype(u.dtype)).astype(np.int64)  # (top, left): wholly inside the image
-    n_lines, length = np.minimum(sides[:, 0], sides[:, 1]), np.maximum(sides[:, 0], sides[:, 1])
-    rect, k = _lines_of(n_lines)  # the rectangle of each line, and the line's index in it
-    tall = (sides[:, 0] > sides[:, 1])[rect]  # lines run down the columns
-    first = ((img * size + corner[:, 0]) * size + corner[:, 1])[rect] + np.where(tall, k, k * size)
-    masks = _line_masks(longest, str(flat.device), flat.dtype)  # row L: 1 on the first L pixels of a line
-    _stamp(flat, first, np.where(tall, size, 1), masks, length[rect], value[rect], speckle, spare, scratch)
-
-
-@functools.lru_cache(maxsize=16)
-def _line_masks(longest: int, device: str, dtype: torch.dtype) -> torch.Tensor:
-    """(longest + 1, longest) table: row L is 1 on the first L pixels of a line and 0 on the rest (a
-    lookup costs less than comparing, and multiplying by a float mask less than by a bool one)."""
-    a = torch.arange(longest)
-    return (a < torch.arange(longest + 1).view(-1, 1)).to(device=device, dtype=dtype)
-
-
-@functools.lru_cache(maxsize=8)
-def _disc_rows(device: str):
-    """The discs' rows, for each radius r in RADIUS: its 2r-1 rows dy = 1-r..r-1, each the dome profile
-    0.39 - 0.36·d²/r² at dx = 1-R..R-1 (0 outside the disc). Returns the profile (rows, 2R-1), a tensor on
-    ``device``, and the NumPy array of the first row of each radius (radii,)."""
-    rows, first = [], []
-    dx = torch.arange(1 - RADIUS[1], RADIUS[1]).float()
-    for r in range(RADIUS[0], RADIUS[1] + 1):
-        first.append(len(rows))
-        for dy in range(1 - r, r):
-            d2 = dx**2 + dy**2
-            rows.append((0.39 - 0.36 * d2 / r**2) * (d2 < r * r))
-    return torch.stack(rows).to(device), _frozen(np.array(first))
-
-
-def _discs(flat: torch.Tensor, size: int, img, u, scratch: _Scratch | None = None) -> None:
-    """Add dome-shaped discs in place into ``flat``, the 1-D view of (images, size, size) images followed
-    by RADIUS[1] - 1 spare elements. Disc j lies in image img[j]; the NumPy array ``u`` (t, 4) holds its
-    uniforms (radius, row, column, amplitude); ``scratch``: where the temporaries go."""
-    r = _int_in(u[:, 0], *RADIUS)
-    span = (size - 2 * r + 1).astype(u.dtype)  # centre in [r, size - r]: the whole disc inside the image
-    centre = (img * size + r) * size + r + (u[:, 1] * span).astype(np.int64) * size + (u[:, 2] * span).astype(np.int64)
-    amp = u[:, 3] * 0.4 + 0.6
-    # each disc is stamped as its 2r-1 rows of 2R-1 pixels centred on it: the rows lie inside the image,
-    # so only the padding pixels of the very last row can pass the end, into the R-1 spare elements
-    profile, first = _disc_rows(str(flat.device))
-    disc, k = _lines_of(2 * r - 1)  # the disc of each stamped row, and the row's index in it
-    row = first[r - RADIUS[0]][disc] + k  # its row in the table
-    start = (centre - (r - 1) * size + 1 - RADIUS[1])[disc] + k * size  # its first pixel (dy = k + 1 - r, dx = 1 - R)
-    _stamp(flat, start, 1, profile, row, amp[disc], None, True, scratch)
-
-
-def _stamp(flat: torch.Tensor, first, step, table: torch.Tensor, row, scale, noise, spare: bool,
-           scratch: _Scratch | None) -> None:
-    """Add lines of pixels in place into the 1-D ``flat``: line i adds ``table[row[i]]·scale[i]`` (times the
-    tensor ``noise[i]`` when given) to the ``table.shape[1]`` pixels ``first[i] + step[i]·a``, a = 0, 1, ...
-    ``first``, ``row``, ``scale`` and ``step`` (or one int for every line) are NumPy arrays (lines,), ``noise``
-    a (lines, width) tensor, overwritten. Where a table row is 0 (a line's padding) its pixels add 0: they
-    only have to stay in ``flat``, which they do when ``spare`` says it ends with room for them; otherwise
-    the indices are clamped. One ``scatter_add_`` for all the lines."""
-    scratch = scratch or _Scratch(flat.device)
-    device, shape = flat.device, (len(first), table.shape[1])
-    index = scratch.empty(shape, torch.long)
-    start, steps = _tensor(first, device).view(-1, 1), _steps(shape[1], str(device))
-    if isinstance(step, int):
-        torch.add(start, steps, alpha=step, out=index)
-    else:  # first + step·a
-        torch.addcmul(start, _tensor(step, device).view(-1, 1), steps, out=index)
-    if not spare:
-        index.clamp_(0, flat.numel() - 1)
-    values = torch.index_select(table, 0, _tensor(row, device), out=scratch.empty(shape, table.dtype))
-    scale = _tensor(scale, device).view(-1, 1)
-    values = values.mul_(scale) if noise is None else noise.mul_(values).mul_(scale)  # in place: one buffer less
-    flat.scatter_add_(0, index.view(-1), values.view(-1))
-
-
-def _render(n: int, layers: int, cells: tuple[int, ...], clutter: tuple[int, ...], *, cell_rate: float = CELL_RATE,
-            clutter_rate: float = CLUTTER_RATE, size: int = IMAGE_SIZE, generator=None, device=None,
-            add_to: torch.Tensor | None = None) -> torch.Tensor:
-    """``layers`` stacks of ``n`` images, as one (layers, n, 1, size, size) tensor: one set of cells, shown
-    in the layers listed in ``cells``, and an independent clutter for each layer listed in ``clutter``.
-
-    The random numbers come in a fixed order: the cells, then per clutter layer its bars, its speckled
-    rectangles and their noise. Each kind of object is stamped into all its layers at once: one scatter for
-    the discs (right after their draw), one for the bars, one for the speckled rectangles.
-    ``add_to`` (clutter only): an (n, 1, size, size) tensor to add the clutter to, in place, and return.
-    """
-    n = _check_n(n, size)
-    d = _Draw(generator, device)
-    area = n * size * size
-    if add_to is not None:
-        if add_to.shape != (n, 1, size, size) or not add_to.is_contiguous() or add_to.device != d.device:
-            raise ValueError(f"add_to must be a contiguous ({n}, 1, {size}, {size}) tensor on {d.device}, "
-                             f"got {tuple(add_to.shape)} on {add_to.device}")
-        flat = add_to.view(-1)
-    else:  # spare elements after the images, for the padding of the discs' and the rectangles' lines
-        flat = torch.empty(layers * area + _spare(size), device=d.device, dtype=torch.float32)
-        images = flat[: layers * area].view(layers, area)
-        for layer in range(layers):
-            if layer not in cells[1:]:  # those get a copy of the cells below
-                images[layer].zero_()
-        flat[layers * area:].zero_()
-    scratch = _Scratch(d.device)
-    if cells:  # stamped at once (stamping draws nothing), so their temporaries are gone before the clutter's
-        img = d.counts(n, cell_rate, size, offset=cells[0] * n)
-        _discs(flat, size, img, d.uniform((len(img), 4)), scratch)  # uniforms: radius, row, column, amplitude
-        scratch.reset()
-        for layer in cells[1:]:
-            images[layer].copy_(images[cells[0]])
-    bars, specks, speckle = [], [], []
-    for layer in clutter:
-        img = d.counts(n, clutter_rate, size, offset=layer * n)
-        bars.append((img, d.uniform((len(img), 6))))  # long side, short side, orientation, value, row, column
-        img = d.counts(n, clutter_rate, size, offset=layer * n)
-        u = d.uniform((len(img), 5))  # height, width, value, row, column
-        sides = _int_in(u[:, :2], *_side_ranges("speckle"))
-        specks.append((img, u, sides))
-        n_lines = int(np.minimum(sides[:, 0], sides[:, 1]).sum())  # as _rectangles cuts them
-        noise = scratch.empty((n_lines, SPECKLE_SIDE[1]), flat.dtype)  # the layers' noise: consecutive pieces
-        speckle.append(torch.randn(noise.shape, generator=d.g, out=noise).clamp_min_(0))
-    if clutter:
-        img, u = _cat(bars)
-        sides = _int_in(u[:, :2], *_side_ranges("bar"))  # (long, short)
-        sides = np.where(u[:, 2:3] < 0.5, sides, sides[:, ::-1])  # (height, width): vertical or horizontal
-        _rectangles(flat, size, img, u[:, 4:], sides, BAR_LONG[1], CLUTTER_MAX * u[:, 3], spare=add_to is None,
-                    scratch=scratch)
-        scratch.reset(torch.long)  # the bars' indices are done with (their float values sit after the noise: kept)
-        img, u, sides = _cat(specks)
-        _rectangles(flat, size, img, u[:, 3:], sides, SPECKLE_SIDE[1], CLUTTER_MAX * u[:, 2],
-                    speckle=scratch.join(speckle), spare=add_to is None, scratch=scratch)
-    if add_to is not None:
-        return add_to
-    return flat[: layers * area].view(layers, n, 1, size, size)
-
-
-def _spare(size: int) -> int:
-    """Elements after the images of :func:`_render`'s buffer, where the padding of stamped lines may land:
-    R - 1 for a disc's row, (longest - 1)·size for a rectangle's line."""
-    return max(RADIUS[1] - 1, (max(BAR_LONG[1], SPECKLE_SIDE[1]) - 1) * size)
-
-
-def _cat(parts: list):
-    """Concatenate per-layer draws: a list of arrays, or of tuples of arrays, joined along axis 0."""
-    if isinstance(parts[0], tuple):
-        return tuple(_cat(list(p)) for p in zip(*parts))
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
 def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None) -> torch.Tensor:
     """Clean 'cells': (n, 1, size, size) float images of dome-shaped discs (see module docstring)."""
     return _render(n, 1, (0,), (), cell_rate=rate, size=size, generator=generator, device=device)[0]
 
 
-def make_clutter(n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None,
-                 add_to: torch.Tensor | None = None) -> torch.Tensor:
+def make_clutter(
+    n: int,
+    rate: float = CLUTTER_RATE,
+    *,
+    size: int = IMAGE_SIZE,
+    generator=None,
+    device=None,
+    add_to: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Clutter only: (n, 1, size, size) images of bars and speckled rectangles (>= 0).
 
     ``add_to``: an (n, 1, size, size) float tensor to add the clutter to, in place, and return (it saves
@@ -408,8 +102,11 @@ def gen_noise2noise(n: int, *, generator=None, device=None, return_clean: bool =
     images come third, for evaluation only: a noise2noise model never trains on them.
     """
     layers = 3 if return_clean else 2
-    return tuple(_render(n, layers, tuple(range(layers)), (0, 1), clutter_rate=N2N_CLUTTER_RATE,
-                         generator=generator, device=device))
+    return tuple(
+        _render(
+            n, layers, tuple(range(layers)), (0, 1), clutter_rate=N2N_CLUTTER_RATE, generator=generator, device=device
+        )
+    )
 
 
 def gen1_NES(n: int, *, generator=None, device=None) -> torch.Tensor:
@@ -421,3 +118,179 @@ def gen1_NES(n: int, *, generator=None, device=None) -> torch.Tensor:
 def gen2_NES(n: int, *, generator=None, device=None) -> torch.Tensor:
     """Noise samples only, (n, 1, 64, 64): clutter at 0.0003, no cells (NES: the known noise source)."""
     return _render(n, 1, (), (0,), clutter_rate=CLUTTER_RATE, generator=generator, device=device)[0]
+
+
+# ---------------------------------------------------------------- the image model drawn with the stamping engine
+# (course_utils._stamping): where each disc, bar and speckled rectangle goes and what it adds.
+
+
+@functools.lru_cache(maxsize=16)
+def _side_ranges(kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-column (low, high, span) of a rectangle's two sides, for :func:`int_in`: (long, short) of the
+    bars, (height, width) of the speckled rectangles."""
+    low, high = zip(BAR_LONG, BAR_SHORT) if kind == "bar" else zip(SPECKLE_SIDE, SPECKLE_SIDE)
+    low, high = np.array(low), np.array(high)
+    return frozen(low), frozen(high), frozen(high - low + 1)
+
+
+def _check_n(n: int, size: int) -> int:
+    try:
+        n = operator.index(n)  # ints, NumPy integers, 0-d integer tensors
+    except TypeError:
+        raise ValueError(f"n is the number of images and must be an integer >= 0, not {n!r}") from None
+    if n < 0:
+        raise ValueError(f"n is the number of images and must be an integer >= 0, not {n!r}")
+    if size < 2 * RADIUS[1] + 1 or size < BAR_LONG[1]:
+        raise ValueError(f"size must be at least {BAR_LONG[1]} pixels, not {size}")
+    return n
+
+
+def _rectangles(
+    flat: torch.Tensor,
+    size: int,
+    img,
+    u,
+    sides,
+    longest: int,
+    value,
+    speckle=None,
+    spare: bool = False,
+    scratch: Scratch | None = None,
+) -> None:
+    """Add axis-aligned rectangles in place into ``flat``, the 1-D view of (images, size, size) images,
+    each rectangle wholly inside its image; ``spare``: ``flat`` ends with (longest - 1)·size spare elements.
+
+    Rectangle j lies in image img[j]; the NumPy arrays ``img`` (t,), ``u`` (t, 2) hold the uniforms that place it (row,
+    column), ``sides`` (t, 2) its (height, width) and ``value`` (t,) what each pixel gets, times the tensor
+    ``speckle`` (lines, longest) per pixel when given (relu(N(0, 1)) for speckled rectangles; overwritten). A
+    rectangle is stamped as min(height, width) lines along its longer side, each ``longest`` pixels long
+    (>= every rectangle's longer side) of which the first max(height, width) are real: cutting along the
+    longer side keeps the padding small (a 50x2 bar is 2 lines, not 50). ``scratch``: where the temporaries go.
+    """
+    corner = (u * (size + 1 - sides).astype(u.dtype)).astype(np.int64)  # (top, left): wholly inside the image
+    n_lines, length = np.minimum(sides[:, 0], sides[:, 1]), np.maximum(sides[:, 0], sides[:, 1])
+    rect, k = lines_of(n_lines)  # the rectangle of each line, and the line's index in it
+    tall = (sides[:, 0] > sides[:, 1])[rect]  # lines run down the columns
+    first = ((img * size + corner[:, 0]) * size + corner[:, 1])[rect] + np.where(tall, k, k * size)
+    masks = line_masks(longest, str(flat.device), flat.dtype)  # row L: 1 on the first L pixels of a line
+    stamp(flat, first, np.where(tall, size, 1), masks, length[rect], value[rect], speckle, spare, scratch)
+
+
+@functools.lru_cache(maxsize=8)
+def _disc_rows(device: str):
+    """The discs' rows, for each radius r in RADIUS: its 2r-1 rows dy = 1-r..r-1, each the dome profile
+    0.39 - 0.36·d²/r² at dx = 1-R..R-1 (0 outside the disc). Returns the profile (rows, 2R-1), a tensor on
+    ``device``, and the NumPy array of the first row of each radius (radii,)."""
+    rows, first = [], []
+    dx = torch.arange(1 - RADIUS[1], RADIUS[1]).float()
+    for r in range(RADIUS[0], RADIUS[1] + 1):
+        first.append(len(rows))
+        for dy in range(1 - r, r):
+            d2 = dx**2 + dy**2
+            rows.append((0.39 - 0.36 * d2 / r**2) * (d2 < r * r))
+    return torch.stack(rows).to(device), frozen(np.array(first))
+
+
+def _discs(flat: torch.Tensor, size: int, img, u, scratch: Scratch | None = None) -> None:
+    """Add dome-shaped discs in place into ``flat``, the 1-D view of (images, size, size) images followed
+    by RADIUS[1] - 1 spare elements. Disc j lies in image img[j]; the NumPy array ``u`` (t, 4) holds its
+    uniforms (radius, row, column, amplitude); ``scratch``: where the temporaries go."""
+    r = int_in(u[:, 0], *RADIUS)
+    span = (size - 2 * r + 1).astype(u.dtype)  # centre in [r, size - r]: the whole disc inside the image
+    centre = (img * size + r) * size + r + (u[:, 1] * span).astype(np.int64) * size + (u[:, 2] * span).astype(np.int64)
+    amp = u[:, 3] * 0.4 + 0.6
+    # each disc is stamped as its 2r-1 rows of 2R-1 pixels centred on it: the rows lie inside the image,
+    # so only the padding pixels of the very last row can pass the end, into the R-1 spare elements
+    profile, first = _disc_rows(str(flat.device))
+    disc, k = lines_of(2 * r - 1)  # the disc of each stamped row, and the row's index in it
+    row = first[r - RADIUS[0]][disc] + k  # its row in the table
+    start = (centre - (r - 1) * size + 1 - RADIUS[1])[disc] + k * size  # its first pixel (dy = k + 1 - r, dx = 1 - R)
+    stamp(flat, start, 1, profile, row, amp[disc], None, True, scratch)
+
+
+def _render(
+    n: int,
+    layers: int,
+    cells: tuple[int, ...],
+    clutter: tuple[int, ...],
+    *,
+    cell_rate: float = CELL_RATE,
+    clutter_rate: float = CLUTTER_RATE,
+    size: int = IMAGE_SIZE,
+    generator=None,
+    device=None,
+    add_to: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``layers`` stacks of ``n`` images, as one (layers, n, 1, size, size) tensor: one set of cells, shown
+    in the layers listed in ``cells``, and an independent clutter for each layer listed in ``clutter``.
+
+    The random numbers come in a fixed order: the cells, then per clutter layer its bars, its speckled
+    rectangles and their noise. Each kind of object is stamped into all its layers at once: one scatter for
+    the discs (right after their draw), one for the bars, one for the speckled rectangles.
+    ``add_to`` (clutter only): an (n, 1, size, size) tensor to add the clutter to, in place, and return.
+    """
+    n = _check_n(n, size)
+    d = Draw(generator, device)
+    area = n * size * size
+    if add_to is not None:
+        if add_to.shape != (n, 1, size, size) or not add_to.is_contiguous() or add_to.device != d.device:
+            raise ValueError(
+                f"add_to must be a contiguous ({n}, 1, {size}, {size}) tensor on {d.device}, "
+                f"got {tuple(add_to.shape)} on {add_to.device}"
+            )
+        flat = add_to.view(-1)
+    else:  # spare elements after the images, for the padding of the discs' and the rectangles' lines
+        flat = torch.empty(layers * area + _spare(size), device=d.device, dtype=torch.float32)
+        images = flat[: layers * area].view(layers, area)
+        for layer in range(layers):
+            if layer not in cells[1:]:  # those get a copy of the cells below
+                images[layer].zero_()
+        flat[layers * area :].zero_()
+    scratch = Scratch(d.device)
+    if cells:  # stamped at once (stamping draws nothing), so their temporaries are gone before the clutter's
+        img = d.counts(n, cell_rate, size, offset=cells[0] * n)
+        _discs(flat, size, img, d.uniform((len(img), 4)), scratch)  # uniforms: radius, row, column, amplitude
+        scratch.reset()
+        for layer in cells[1:]:
+            images[layer].copy_(images[cells[0]])
+    bars, specks, speckle = [], [], []
+    for layer in clutter:
+        img = d.counts(n, clutter_rate, size, offset=layer * n)
+        bars.append((img, d.uniform((len(img), 6))))  # long side, short side, orientation, value, row, column
+        img = d.counts(n, clutter_rate, size, offset=layer * n)
+        u = d.uniform((len(img), 5))  # height, width, value, row, column
+        sides = int_in(u[:, :2], *_side_ranges("speckle"))
+        specks.append((img, u, sides))
+        n_lines = int(np.minimum(sides[:, 0], sides[:, 1]).sum())  # as _rectangles cuts them
+        noise = scratch.empty((n_lines, SPECKLE_SIDE[1]), flat.dtype)  # the layers' noise: consecutive pieces
+        speckle.append(torch.randn(noise.shape, generator=d.g, out=noise).clamp_min_(0))
+    if clutter:
+        img, u = cat(bars)
+        sides = int_in(u[:, :2], *_side_ranges("bar"))  # (long, short)
+        sides = np.where(u[:, 2:3] < 0.5, sides, sides[:, ::-1])  # (height, width): vertical or horizontal
+        _rectangles(
+            flat, size, img, u[:, 4:], sides, BAR_LONG[1], CLUTTER_MAX * u[:, 3], spare=add_to is None, scratch=scratch
+        )
+        scratch.reset(torch.long)  # the bars' indices are done with (their float values sit after the noise: kept)
+        img, u, sides = cat(specks)
+        _rectangles(
+            flat,
+            size,
+            img,
+            u[:, 3:],
+            sides,
+            SPECKLE_SIDE[1],
+            CLUTTER_MAX * u[:, 2],
+            speckle=scratch.join(speckle),
+            spare=add_to is None,
+            scratch=scratch,
+        )
+    if add_to is not None:
+        return add_to
+    return flat[: layers * area].view(layers, n, 1, size, size)
+
+
+def _spare(size: int) -> int:
+    """Elements after the images of :func:`_render`'s buffer, where the padding of stamped lines may land:
+    R - 1 for a disc's row, (longest - 1)·size for a rectangle's line."""
+    return max(RADIUS[1] - 1, (max(BAR_LONG[1], SPECKLE_SIDE[1]) - 1) * size)

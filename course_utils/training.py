@@ -1,9 +1,11 @@
 """One small training loop, used by every notebook of the course."""
+
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -11,7 +13,7 @@ from tqdm.auto import tqdm
 
 from .device import get_device
 
-__all__ = ["fit", "predict", "History"]
+__all__ = ["fit", "History"]
 
 
 @dataclass
@@ -120,12 +122,3 @@ def _validate(model: nn.Module, val_fn) -> float:
     model.eval()
     with torch.no_grad():
         return float(val_fn(model))
-
-
-def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 64, device=None) -> torch.Tensor:
-    """Run ``model`` on ``inputs`` (N, ...) in eval mode without gradients, ``batch_size`` at a time,
-    on ``device`` (default: :func:`get_device`); returns the outputs on the CPU."""
-    device = torch.device(device) if device is not None else get_device()
-    model.to(device).eval()
-    with torch.no_grad():
-        return torch.cat([model(inputs[i: i + batch_size].to(device)).cpu() for i in range(0, len(inputs), batch_size)])

@@ -9,6 +9,7 @@ applies a double conv; a 1x1 conv gives ``n_classes`` maps of logits (no final a
 Any input height and width works: the input is padded (edge values repeated) up to a multiple of
 ``2**depth`` and the output cropped back, so output (N, n_classes, H, W) matches input (N, n_channels, H, W).
 """
+
 from __future__ import annotations
 
 import torch
@@ -99,13 +100,9 @@ class UNet(nn.Module):
         self.n_channels, self.n_classes, self.size, self.depth = n_channels, n_classes, size, depth
         widths = [size * 2**i for i in range(depth)]  # encoder widths; bottleneck repeats the last
         self.inc = DoubleConv(n_channels, size)
-        self.downs = nn.ModuleList(
-            Down(widths[i], widths[min(i + 1, depth - 1)]) for i in range(depth)
-        )
+        self.downs = nn.ModuleList(Down(widths[i], widths[min(i + 1, depth - 1)]) for i in range(depth))
         # decoder level i receives widths[i] channels (from below) and a skip of widths[i] channels
-        self.ups = nn.ModuleList(
-            Up(widths[i], widths[i - 1] if i > 0 else size) for i in reversed(range(depth))
-        )
+        self.ups = nn.ModuleList(Up(widths[i], widths[i - 1] if i > 0 else size) for i in reversed(range(depth)))
         self.outc = OutConv(size, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -126,4 +123,4 @@ class UNet(nn.Module):
         for up in self.ups:
             y = up(y, skips.pop())
         y = self.outc(y)
-        return y[..., ph // 2: ph // 2 + h, pw // 2: pw // 2 + w]
+        return y[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]

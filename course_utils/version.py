@@ -1,9 +1,16 @@
-"""The notebook / package version handshake run by every notebook's set-up cell."""
+"""The course's version (the one place for it) and the handshake run by every notebook's set-up cell.
+
+A leaf module: the build, checkpoints and the package facade read ``__version__`` from here, and
+``pyproject.toml`` gives it to the installed package (``[tool.setuptools.dynamic]``).
+"""
+
 from __future__ import annotations
 
 import warnings
 
-__all__ = ["check_version"]
+__all__ = ["__version__", "check_version"]
+
+__version__ = "0.1.0"
 
 
 class VersionMismatchWarning(UserWarning):
@@ -16,7 +23,6 @@ def check_version(expected: str, quiet: bool = False) -> None:
     Prints one line (version, device, training budget) unless ``quiet``, and warns with what to do
     when the versions differ.
     """
-    from . import __version__
     from .budget import current_budget
     from .device import get_device
 

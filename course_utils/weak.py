@@ -11,6 +11,7 @@ Every recipe returns ``(inputs, targets)`` batches of (n, 1, 64, 64) images for 
   (mixtures) and samples of the noise alone, alternate between training a separator on synthetic mixtures
   (current estimate + fresh noise -> current estimate) and re-estimating the clean images of the mixtures.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -19,19 +20,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .budget import by_budget
+from .inference import predict
 from .synthetic import gen1_NES, gen2_NES, gen_noise2noise
-from .training import fit, predict
+from .training import fit
 
-__all__ = ["budget", "noise2noise_batches", "one_shot_nes_batches", "synthetic_mixtures", "iterative_nes"]
-
-
-def budget() -> dict[str, int]:
-    """How much training notebooks 06 and 07 and ``benchmarks/bench_weak_supervision.py`` do, for the
-    budget in force: ``steps`` per method (full: the original 40 epochs x 100 batches), ``batch_size``,
-    ``nes_rounds`` (NES splits its steps between them) and ``pool_size`` (how many noisy images NES owns)."""
-    return {"steps": by_budget(full=4000, cpu=240, fast=4), "batch_size": by_budget(full=64, cpu=16, fast=4),
-            "nes_rounds": by_budget(full=5, cpu=3, fast=2), "pool_size": by_budget(full=8192, cpu=2048, fast=32)}
+__all__ = ["noise2noise_batches", "one_shot_nes_batches", "synthetic_mixtures", "iterative_nes"]
 
 
 def noise2noise_batches(n: int, *, generator=None, device=None):
@@ -83,9 +76,16 @@ def iterative_nes(
         raise ValueError("rounds must be >= 1 and steps_per_round >= 0")
     estimates = mixtures.clone()
     for k in range(1, rounds + 1):
-        fit(model, lambda: make_batch(estimates, batch_size, generator=generator), loss_fn,
-            torch.optim.Adam(model.parameters(), lr=lr), steps=steps_per_round, device=device,
-            progress=progress, desc=f"NES round {k}/{rounds}")
+        fit(
+            model,
+            lambda: make_batch(estimates, batch_size, generator=generator),  # noqa: B023 (used in this round)
+            loss_fn,
+            torch.optim.Adam(model.parameters(), lr=lr),
+            steps=steps_per_round,
+            device=device,
+            progress=progress,
+            desc=f"NES round {k}/{rounds}",
+        )
         estimates = predict(model, mixtures, device=device).clamp_min_(0)
         if on_round is not None:
             on_round(k, model, estimates)

@@ -2,7 +2,8 @@
 
     python scripts/train_denoiser_reference.py dncnn_color_s30 --images ../shared/data/bsds500-train
     python scripts/train_denoiser_reference.py dncnn_gray_s25 --images DIR --steps 20000
-    python scripts/train_denoiser_reference.py dncnn_color_s30 --images DIR --init data/checkpoints/dncnn_color_s30.pt --lr 3e-4 --force
+    python scripts/train_denoiser_reference.py dncnn_color_s30 --images DIR \
+        --init data/checkpoints/dncnn_color_s30.pt --lr 3e-4 --force
 
 * ``dncnn_color_s30``: notebook 05's network at the full budget, DnCNN(D=6, C=64, channels=3), sigma 30.
 * ``dncnn_gray_s25``: the paper's sigma-specific grayscale model DnCNN-S, DnCNN(D=15, C=64, channels=1)
@@ -14,6 +15,7 @@ training photographs; default: scikit-image's training set), fresh Gaussian nois
 scikit-image test images (``natural.TEST_IMAGES``) with fixed noise; the scores, the data and the recipe
 go into the checkpoint's metadata. An existing checkpoint is never overwritten without ``--force``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +29,10 @@ from course_utils import natural
 from course_utils.denoising import REFERENCE_DENOISERS, denoise
 from course_utils.dncnn import DnCNN
 
-MODELS = {"dncnn_color_s30": dict(D=6, C=64, channels=3, sigma=30),
-          "dncnn_gray_s25": dict(D=15, C=64, channels=1, sigma=25)}
+MODELS = {
+    "dncnn_color_s30": dict(D=6, C=64, channels=3, sigma=30),
+    "dncnn_gray_s25": dict(D=15, C=64, channels=1, sigma=25),
+}
 
 
 def main() -> None:
@@ -64,22 +68,40 @@ def main() -> None:
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(args.steps, 1))
     loader = torch.utils.data.DataLoader(train, batch_size=args.batch, drop_last=True)
-    print(f"{args.name}: {cu.dncnn.count_parameters(model):,} parameters, {len(images)} training images, "
-          f"{args.steps} steps of {args.batch} {args.crop}x{args.crop} crops on {device}", flush=True)
+    print(
+        f"{args.name}: {cu.count_parameters(model):,} parameters, {len(images)} training images, "
+        f"{args.steps} steps of {args.batch} {args.crop}x{args.crop} crops on {device}",
+        flush=True,
+    )
     t0 = time.time()
-    cu.fit(model, loader, torch.nn.MSELoss(), opt, steps=args.steps, scheduler=sched, device=device,
-           desc=args.name)
+    cu.fit(model, loader, torch.nn.MSELoss(), opt, steps=args.steps, scheduler=sched, device=device, desc=args.name)
     minutes = (time.time() - t0) / 60
     per_image = cu.psnr(denoise(model, noisy, device=device).clamp(0, 1), clean, data_range=1, reduction="none")
     scores = dict(zip(natural.TEST_IMAGES, (round(v, 2) for v in per_image.tolist())))
     print(f"trained in {minutes:.1f} min; PSNR on the test crops: {per_image.mean():.2f} dB {scores}")
-    stages.append({"steps": args.steps, "batch": args.batch, "crop": args.crop, "lr": args.lr, "seed": args.seed,
-                   "images": f"{args.images} ({len(images)} images)", "train_minutes": round(minutes, 1),
-                   "device": str(device)})
-    cu.save_checkpoint(model.cpu(), out, sigma=spec["sigma"], stages=stages,
-                       steps=sum(s["steps"] for s in stages), test_psnr=round(per_image.mean().item(), 2),
-                       test_psnr_per_image=scores, test_images="skimage TEST_IMAGES, centre 256x256, fixed noise",
-                       course_version=cu.__version__)
+    stages.append(
+        {
+            "steps": args.steps,
+            "batch": args.batch,
+            "crop": args.crop,
+            "lr": args.lr,
+            "seed": args.seed,
+            "images": f"{args.images} ({len(images)} images)",
+            "train_minutes": round(minutes, 1),
+            "device": str(device),
+        }
+    )
+    cu.save_checkpoint(
+        model.cpu(),
+        out,
+        sigma=spec["sigma"],
+        stages=stages,
+        steps=sum(s["steps"] for s in stages),
+        test_psnr=round(per_image.mean().item(), 2),
+        test_psnr_per_image=scores,
+        test_images="skimage TEST_IMAGES, centre 256x256, fixed noise",
+        course_version=cu.__version__,
+    )
     print(f"saved {out}")
 
 

@@ -1,7 +1,8 @@
 """Train the reference nuclei model data/checkpoints/unet_nuclei.pt on synthetic images.
 
     python scripts/train_nuclei_reference.py [--steps 1500] [--width 16] [--out data/checkpoints/unet_nuclei.pt]
-    python scripts/train_nuclei_reference.py --init data/checkpoints/unet_nuclei.pt --steps 1500 --lr 1e-3 --seed 1 --force
+    python scripts/train_nuclei_reference.py --init data/checkpoints/unet_nuclei.pt --steps 1500 --lr 1e-3 --seed 1 \
+        --force
 
 UNet(1, 1, width) (the full U-Net, depth 4) trained with BCE-with-logits, Adam and a one-cycle learning
 rate on a pool of synthetic images from course_utils.nuclei.make_nuclei (128x128, refreshed in part
@@ -11,6 +12,7 @@ checkpoint's metadata. An existing checkpoint is never overwritten unless --forc
 --init continues from a checkpoint (a second stage, e.g. with a lower learning rate and a fresh pool);
 the recorded recipe then lists every stage.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +51,8 @@ def main() -> None:
         model = cu.load_checkpoint(args.init, expect=cu.UNet, device="cpu")
         meta = model.checkpoint_meta
         stages = list(meta.get("stages", [])) or [
-            {k: meta[k] for k in ("steps", "batch", "lr", "pool", "seed", "train_minutes") if k in meta}]
+            {k: meta[k] for k in ("steps", "batch", "lr", "pool", "seed", "train_minutes") if k in meta}
+        ]
         print(f"continuing from {args.init} ({sum(s['steps'] for s in stages)} steps, IoU {meta.get('iou')})")
     else:
         model = cu.UNet(1, 1, args.width)
@@ -63,7 +66,7 @@ def main() -> None:
         if step % 100 == 0:  # refresh 1/16 of the pool
             k = args.pool // 16
             at = torch.randint(args.pool - k + 1, ()).item()
-            pool_x[at: at + k], pool_y[at: at + k] = make_nuclei(k, generator=g)
+            pool_x[at : at + k], pool_y[at : at + k] = make_nuclei(k, generator=g)
         idx = torch.randint(args.pool, (args.batch,), generator=g)
         x, y = pool_x[idx], pool_y[idx]
         k = int(torch.randint(4, (), generator=g))
@@ -74,19 +77,44 @@ def main() -> None:
 
     test_x, test_y = held_out_nuclei()
     t1 = time.time()
-    hist = cu.fit(model, batches, torch.nn.BCEWithLogitsLoss(), opt, steps=args.steps, scheduler=sched,
-                  device="cpu" if not torch.cuda.is_available() else None, desc="reference")
+    hist = cu.fit(
+        model,
+        batches,
+        torch.nn.BCEWithLogitsLoss(),
+        opt,
+        steps=args.steps,
+        scheduler=sched,
+        device="cpu" if not torch.cuda.is_available() else None,
+        desc="reference",
+    )
     train_s = time.time() - t1
     scores = segmentation_scores(cu.predict(model, test_x, batch_size=32), test_y)
-    print(f"trained {args.steps} steps in {train_s / 60:.1f} min; final loss {sum(hist.loss[-50:]) / max(len(hist.loss[-50:]), 1):.4f}")
+    final_loss = sum(hist.loss[-50:]) / max(len(hist.loss[-50:]), 1)
+    print(f"trained {args.steps} steps in {train_s / 60:.1f} min; final loss {final_loss:.4f}")
     print("held-out synthetic (256 images): " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
     out.parent.mkdir(parents=True, exist_ok=True)
-    stages.append({"steps": args.steps, "batch": args.batch, "lr": args.lr, "pool": args.pool, "seed": args.seed,
-                   "train_minutes": round(train_s / 60, 1)})
-    cu.save_checkpoint(model.cpu(), out, data="course_utils.nuclei.make_nuclei (synthetic, 128x128)",
-                       steps=sum(s["steps"] for s in stages), batch=args.batch, stages=stages,
-                       train_minutes=round(sum(s["train_minutes"] for s in stages), 1),
-                       iou=round(scores["IoU"], 4), dice=round(scores["Dice"], 4), course_version=cu.__version__)
+    stages.append(
+        {
+            "steps": args.steps,
+            "batch": args.batch,
+            "lr": args.lr,
+            "pool": args.pool,
+            "seed": args.seed,
+            "train_minutes": round(train_s / 60, 1),
+        }
+    )
+    cu.save_checkpoint(
+        model.cpu(),
+        out,
+        data="course_utils.nuclei.make_nuclei (synthetic, 128x128)",
+        steps=sum(s["steps"] for s in stages),
+        batch=args.batch,
+        stages=stages,
+        train_minutes=round(sum(s["train_minutes"] for s in stages), 1),
+        iou=round(scores["IoU"], 4),
+        dice=round(scores["Dice"], 4),
+        course_version=cu.__version__,
+    )
     print(f"saved {out}")
 
 

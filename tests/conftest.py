@@ -1,4 +1,5 @@
 """Fixtures of the unit tests (the smoke budget and the plotting backend are set in ../conftest.py)."""
+
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")

@@ -1,5 +1,6 @@
 """Deblurring (notebook 08): motion kernels, the blurring operator, blurred/sharp pairs,
 classical deconvolution, and whole-image vs patch-averaged restoration."""
+
 import math
 
 import pytest
@@ -9,10 +10,10 @@ import torch.nn.functional as F
 import course_utils as cu
 from course_utils import natural
 from course_utils.blur import BlurredCrops, blur, motion_kernel, random_motion_kernels
-from course_utils.classical import richardson_lucy, wiener
 from course_utils.checks import check_blur
+from course_utils.classical import richardson_lucy, wiener
 from course_utils.dncnn import DUDnCNN
-from course_utils.patches import patch_average
+from course_utils.inference import patch_average
 
 
 @pytest.mark.parametrize("length,angle", [(1, 0), (7, 0), (9, 90), (12, 30), (15, 135)])

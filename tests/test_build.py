@@ -1,4 +1,5 @@
 """The single-source build: solution markers, tags, outputs, stamped headers, staleness."""
+
 import copy
 import json
 import shutil
@@ -56,20 +57,27 @@ def test_stripped_code_still_compiles():
     assert B.strip_solutions("x = 1\n") == "x = 1\n"  # cells without markers are untouched
 
 
-@pytest.mark.parametrize("code, message", [
-    ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
-    ("x = 1\n### END SOLUTION\n", "without a"),
-    ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "inside another"),
-    ("x = 1  ### BEGIN SOLUTION\n### END SOLUTION\n", "alone on their line"),
-])
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ("### BEGIN SOLUTION\nx = 1\n", "never closed"),
+        ("x = 1\n### END SOLUTION\n", "without a"),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", "inside another"),
+        ("x = 1  ### BEGIN SOLUTION\n### END SOLUTION\n", "alone on their line"),
+    ],
+)
 def test_marker_errors_name_the_place(code, message):
     with pytest.raises(B.BuildError, match=message):
         B.strip_solutions(code, "nb.ipynb, cell 3")
 
 
 def notebook(*cells):
-    return {"cells": list(cells), "metadata": {"kernelspec": {"name": "python3"}, "widgets": {"x": 1}},
-            "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "cells": list(cells),
+        "metadata": {"kernelspec": {"name": "python3"}, "widgets": {"x": 1}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
 def cell(kind, src, tags=(), outputs=None):
@@ -194,9 +202,19 @@ def test_solutions_were_run_top_to_bottom(path):
 
 
 def test_progress_bars_are_recognised():
-    bar = {"output_type": "display_data", "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "x"},
-                                                     "text/plain": "training:   0%|          | 0/200 [00:00<?, ?it/s]"}}
-    widget = {"output_type": "display_data", "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "y"},
-                                                        "text/plain": "interactive(children=(IntSlider(value=3),))"}}
+    bar = {
+        "output_type": "display_data",
+        "data": {
+            "application/vnd.jupyter.widget-view+json": {"model_id": "x"},
+            "text/plain": "training:   0%|          | 0/200 [00:00<?, ?it/s]",
+        },
+    }
+    widget = {
+        "output_type": "display_data",
+        "data": {
+            "application/vnd.jupyter.widget-view+json": {"model_id": "y"},
+            "text/plain": "interactive(children=(IntSlider(value=3),))",
+        },
+    }
     text = {"output_type": "stream", "name": "stdout", "text": "50%| 1/2"}
     assert B._is_progress_bar(bar) and not B._is_progress_bar(widget) and not B._is_progress_bar(text)

@@ -1,4 +1,5 @@
 """Checkpoints rebuild their model; bad files give errors that say what to do; nothing is lost."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -83,6 +84,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch):
 
     def boom(*a, **k):
         raise OSError("disk full")
+
     monkeypatch.setattr(torch, "save", boom)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(Tiny(7), path)
@@ -94,6 +96,7 @@ def test_atomic_path_keeps_the_old_file_on_failure_and_its_permissions(tmp_path)
     import os
 
     from course_utils.files import atomic_path
+
     target = tmp_path / "f.txt"
     target.write_text("old")
     os.chmod(target, 0o640)

@@ -3,6 +3,7 @@ cloned from the release (a local bare repository, through ``COURSE_REPOSITORY_UR
 
 Each run is a fresh Python process, as a Colab kernel is; the folder it runs in plays Colab's ``/content``.
 """
+
 import os
 import shutil
 import subprocess
@@ -29,8 +30,7 @@ def run_setup(content: Path, url: str, cfg=CFG, path=None):
     if path is not None:
         env["PATH"] = path
     src = STAND_IN + "".join(B.setup_cell(cfg)["source"]) + WHERE
-    out = subprocess.run([sys.executable, "-c", src], cwd=content, env=env, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-c", src], cwd=content, env=env, capture_output=True, text=True, timeout=300)
     return out.returncode, out.stdout + out.stderr
 
 

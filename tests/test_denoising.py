@@ -1,13 +1,15 @@
 """Notebook 05's helpers: the initialisation experiment, whole-image denoising, classical baselines, the
 reference-denoiser loader, the exercise checks and the live training figure."""
+
 import matplotlib
 import pytest
 import torch
 
 import course_utils as cu
 from course_utils import classical, natural
+from course_utils.budget import training_sizes
 from course_utils.checks import check_dncnn, check_psnr
-from course_utils.denoising import activation_stds, budget, denoise, load_reference_denoiser
+from course_utils.denoising import activation_stds, denoise, load_reference_denoiser
 from course_utils.dncnn import DnCNN, DUDnCNN, UDnCNN
 
 
@@ -58,9 +60,9 @@ def test_denoise_any_size_pads_for_udncnn():
 def test_budget_has_one_size_per_budget(monkeypatch):
     cu.set_budget("cpu")
     try:
-        cpu = budget()
+        cpu = training_sizes("denoising")
         cu.set_budget("full")
-        full = budget()
+        full = training_sizes("denoising")
     finally:
         cu.set_budget(None)
     assert full["C"] == 64 and full["D"] == 6 and full["crop"] == 180  # the original assignment
@@ -107,20 +109,26 @@ def test_exercise_checks_accept_a_right_answer_and_explain_a_wrong_one(capsys):
         def __init__(self, D, C=64, channels=3):
             super().__init__()
             self.D = D
-            self.conv = nn.ModuleList([nn.Conv2d(channels, C, 3, padding=1)]
-                                      + [nn.Conv2d(C, C, 3, padding=1) for _ in range(D)]
-                                      + [nn.Conv2d(C, channels, 3, padding=1)])
+            self.conv = nn.ModuleList(
+                [nn.Conv2d(channels, C, 3, padding=1)]
+                + [nn.Conv2d(C, C, 3, padding=1) for _ in range(D)]
+                + [nn.Conv2d(C, channels, 3, padding=1)]
+            )
             self.bn = nn.ModuleList([nn.BatchNorm2d(C) for _ in range(D)])
 
         def forward(self, x):
             h = F.relu(self.conv[0](x))
             for k in range(self.D):
                 h = F.relu(self.bn[k](self.conv[k + 1](h)))
-            return x + self.conv[-1](h)
+            return x - self.conv[-1](h)
 
-    class NoResidual(Right):
+    class NoResidual(Right):  # returns the noise estimate f(x) itself
         def forward(self, x):
-            return super().forward(x) - x
+            return x - super().forward(x)
+
+    class WrongSign(Right):  # x + f(x): the original assignment's way of writing it, not the course's
+        def forward(self, x):
+            return 2 * x - super().forward(x)
 
     class NoBatchNorm(nn.Module):
         def __init__(self, D, C=64, channels=3):
@@ -129,10 +137,12 @@ def test_exercise_checks_accept_a_right_answer_and_explain_a_wrong_one(capsys):
 
     check_dncnn(Right)
     check_dncnn(NoResidual)
+    check_dncnn(WrongSign)
     check_dncnn(NoBatchNorm)
     out = capsys.readouterr().out.splitlines()
     text = "\n".join(out)
-    assert out[0] == "✅ Right: correct." and "return x + " in text and "❌ NoBatchNorm" in text and "parameters" in text
+    assert out[0] == "✅ Right: correct." and "❌ NoBatchNorm" in text and "parameters" in text
+    assert text.count("Hint: return x - (the last convolution's output)") == 2  # NoResidual and WrongSign
 
     def good(x, y, data_range=1.0):
         return (10 * torch.log10(data_range**2 / ((x - y) ** 2).flatten(1).mean(1))).mean()
@@ -155,8 +165,9 @@ def test_training_monitor_draws_images_and_curves(tmp_path):
     train = natural.NoisyCrops(imgs, 32, 30, length=4)
     test = natural.NoisyCrops(imgs[:2], 32, 30, train=False)
     model = DnCNN(2, 8, 1)
-    exp = Experiment(model, train, test, torch.optim.Adam(model.parameters()), tmp_path / "run", batch_size=2,
-                     device="cpu")
+    exp = Experiment(
+        model, train, test, torch.optim.Adam(model.parameters()), tmp_path / "run", batch_size=2, device="cpu"
+    )
     exp.run(2, progress=False)
     fig = TrainingMonitor(test[0][0], test[0][1], "test").figure(exp)
     axes = fig.axes
@@ -172,7 +183,19 @@ def test_reference_training_script_writes_a_loadable_checkpoint_and_never_overwr
 
     script = Path(__file__).resolve().parent.parent / "scripts" / "train_denoiser_reference.py"
     out = tmp_path / "gray.pt"
-    cmd = [sys.executable, str(script), "dncnn_gray_s25", "--steps", "2", "--batch", "2", "--crop", "32", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        str(script),
+        "dncnn_gray_s25",
+        "--steps",
+        "2",
+        "--batch",
+        "2",
+        "--crop",
+        "32",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env={"COURSE_DEVICE": "cpu", "PATH": ""}, timeout=300)
     assert done.returncode == 0, done.stderr
     model = cu.load_checkpoint(out, expect=DnCNN)

@@ -1,12 +1,13 @@
 """The DnCNN family: shapes, equal parameter counts, the original initialisation, receptive fields."""
+
 import math
 
 import pytest
 import torch
 
 import course_utils as cu
-from course_utils.dncnn import (DnCNN, DUDnCNN, UDnCNN, count_parameters, level_scales, measured_receptive_field,
-                                receptive_field)
+from course_utils.dncnn import DnCNN, DUDnCNN, UDnCNN, level_scales, measured_receptive_field, receptive_field
+from course_utils.inference import count_parameters
 
 
 @pytest.mark.parametrize("D", [2, 4, 6])
@@ -35,7 +36,9 @@ def test_residual_output_and_size_rules():
     torch.nn.init.zeros_(m.conv[-1].weight)
     torch.nn.init.zeros_(m.conv[-1].bias)
     x = torch.rand(1, 1, 10, 10)
-    assert torch.equal(m(x), x)  # y = x + f(x)
+    assert torch.equal(m(x), x)  # y = x - f(x), f = 0
+    torch.nn.init.constant_(m.conv[-1].bias, 0.25)  # f(x) = 0.25 everywhere: the estimated noise is removed
+    assert torch.allclose(m(x), x - 0.25)
     with pytest.raises(ValueError, match="even depth"):
         UDnCNN(5)
     with pytest.raises(ValueError, match="multiples of 4"):

@@ -1,5 +1,6 @@
 """Downloads against a local HTTP server: checksum, cache, no partial files; the Kromp loader on a
 small archive of the same layout; the folder loader."""
+
 import functools
 import hashlib
 import http.server
@@ -115,9 +116,13 @@ def _kromp_like_zip(n: int = 6) -> bytes:
             yy, xx = np.mgrid[:h, :w]
             for k in range(1, 6):
                 cy, cx = rng.integers(30, h - 30), rng.integers(30, w - 30)
-                labels[(yy - cy) ** 2 + (xx - cx) ** 2 < 25 ** 2] = k
+                labels[(yy - cy) ** 2 + (xx - cx) ** 2 < 25**2] = k
             signal = (labels > 0) * 3000 + rng.integers(0, 200, (h, w))
-            raw = signal.astype(np.uint16) if i % 3 else np.stack([0 * signal, 0 * signal, signal // 13], -1).astype(np.uint8)
+            raw = (
+                signal.astype(np.uint16)
+                if i % 3
+                else np.stack([0 * signal, 0 * signal, signal // 13], -1).astype(np.uint8)
+            )
             z.writestr(f"dataset/rawimages/Image_{i}.tif", _tif(raw))
             z.writestr(f"dataset/groundtruth/Image_{i}.tif", _tif(labels))
             z.writestr(f"dataset/groundtruth_svgs/Image_{i}.svg", "<svg/>")

@@ -1,12 +1,17 @@
 """Notebook 01's self-checks and pictures: right answers pass, wrong ones are explained."""
+
 import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from course_utils import convtranspose as ct
-from course_utils.checks import (check_clutter_probability, check_conv_transpose, check_noise2noise_batches,
-                                 check_output_size)
 import course_utils as cu
+from course_utils import convtranspose as ct
+from course_utils.checks import (
+    check_clutter_probability,
+    check_conv_transpose,
+    check_noise2noise_batches,
+    check_output_size,
+)
 
 
 def good_size(h_in, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
@@ -19,6 +24,7 @@ def test_output_size_check(capsys):
 
     def forgets_dilation(h_in, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
         return (h_in - 1) * stride - 2 * padding + (kernel_size - 1) + output_padding + 1
+
     check_output_size(forgets_dilation)
     out = capsys.readouterr().out
     assert "❌ forgets_dilation: wrong on" in out and "dilation=2: PyTorch gives" in out and "Hint" in out
@@ -27,6 +33,7 @@ def test_output_size_check(capsys):
 def test_checks_say_not_implemented_and_report_crashes(capsys):
     def todo(*args, **kwargs):
         raise NotImplementedError
+
     check_output_size(todo)
     check_conv_transpose(todo)
     out = capsys.readouterr().out
@@ -34,6 +41,7 @@ def test_checks_say_not_implemented_and_report_crashes(capsys):
 
     def crashes(h_in, kernel_size, **kw):
         return h_in // 0
+
     check_output_size(crashes)
     out = capsys.readouterr().out
     assert out.startswith("❌") and "ZeroDivisionError" in out
@@ -45,9 +53,9 @@ def manual(x, w, b, stride, padding=0):
     out = torch.zeros((H - 1) * stride + k, (W - 1) * stride + k)
     for i in range(H):
         for j in range(W):
-            out[i * stride: i * stride + k, j * stride: j * stride + k] += x[i, j] * w
+            out[i * stride : i * stride + k, j * stride : j * stride + k] += x[i, j] * w
     out += b
-    return out[padding: out.shape[0] - padding, padding: out.shape[1] - padding]
+    return out[padding : out.shape[0] - padding, padding : out.shape[1] - padding]
 
 
 def test_conv_transpose_check(capsys):
@@ -59,6 +67,7 @@ def test_conv_transpose_check(capsys):
 
     def no_crop(x, w, b, stride, padding=0):
         return manual(x, w, b, stride, 0)
+
     check_conv_transpose(no_bias)
     out = capsys.readouterr().out
     assert out.startswith("❌ no_bias") and "values differ" in out

@@ -1,4 +1,5 @@
 """The nntools-like Experiment: checkpoints every epoch, resumes, refuses another configuration."""
+
 import json
 
 import pytest
@@ -24,8 +25,16 @@ class Pairs(torch.utils.data.Dataset):
 def make(tmp_path, lr=1e-3, **config):
     torch.manual_seed(0)
     model = DnCNN(2, 8, channels=1)
-    return Experiment(model, Pairs(8, 0), Pairs(4, 1), torch.optim.Adam(model.parameters(), lr=lr),
-                      tmp_path / "run", batch_size=4, device="cpu", config=config)
+    return Experiment(
+        model,
+        Pairs(8, 0),
+        Pairs(4, 1),
+        torch.optim.Adam(model.parameters(), lr=lr),
+        tmp_path / "run",
+        batch_size=4,
+        device="cpu",
+        config=config,
+    )
 
 
 def test_runs_checkpoints_and_resumes(tmp_path):
@@ -70,8 +79,9 @@ def test_scheduler_is_stepped_per_batch_and_resumed(tmp_path):
         model = DnCNN(2, 8, channels=1)
         opt = torch.optim.Adam(model.parameters(), lr=1e-2)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=6)  # 3 epochs x 2 batches
-        return Experiment(model, Pairs(8, 0), Pairs(4, 1), opt, tmp_path / "run", batch_size=4, device="cpu",
-                          scheduler=sched)
+        return Experiment(
+            model, Pairs(8, 0), Pairs(4, 1), opt, tmp_path / "run", batch_size=4, device="cpu", scheduler=sched
+        )
 
     exp = build()
     exp.run(1, progress=False)

@@ -1,4 +1,5 @@
 """MSE, MAE, PSNR on known values."""
+
 import math
 
 import pytest

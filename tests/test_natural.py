@@ -1,4 +1,5 @@
 """Offline natural images: fixed split, crops, Gaussian noise of the stated sigma."""
+
 import pytest
 import torch
 
@@ -45,9 +46,10 @@ def test_noise_has_the_stated_sigma(g):
 # ---------------------------------------------------------------- BSDS300, folders, noisy crops
 import hashlib  # noqa: E402
 import io  # noqa: E402
-import numpy as np  # noqa: E402
 import tarfile  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from course_utils.download import Remote  # noqa: E402
 from course_utils.natural import NoisyCrops, folder_images, load_bsds300, natural_images  # noqa: E402
@@ -60,6 +62,7 @@ def _jpegs(n):
     if SHARED_BSDS.is_dir():
         return [(p.name, p.read_bytes()) for p in sorted(SHARED_BSDS.glob("*.jpg"))[:n]]
     from PIL import Image
+
     out = []
     for i in range(n):
         buf = io.BytesIO()
@@ -111,8 +114,11 @@ def test_load_bsds300_from_a_local_archive(tmp_path):
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        remote = Remote(f"http://127.0.0.1:{httpd.server_address[1]}/BSDS300-images.tgz",
-                        hashlib.sha256(data).hexdigest(), "BSDS300-images.tgz")
+        remote = Remote(
+            f"http://127.0.0.1:{httpd.server_address[1]}/BSDS300-images.tgz",
+            hashlib.sha256(data).hexdigest(),
+            "BSDS300-images.tgz",
+        )
         cache = tmp_path / "cache"
         train = load_bsds300("train", remote=remote, cache=cache, progress=False)
         test = load_bsds300("test", gray=False, remote=remote, cache=cache, progress=False)

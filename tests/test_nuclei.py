@@ -1,4 +1,5 @@
 """The synthetic fluorescence nuclei: shapes, exact masks, and the statistics that make them realistic."""
+
 import math
 
 import numpy as np
@@ -7,7 +8,8 @@ import torch
 from scipy import ndimage
 
 from course_utils import nuclei
-from course_utils.nuclei import ellipse_mask, make_nuclei, normalize_percentile
+from course_utils.images import normalize_percentile
+from course_utils.nuclei import ellipse_mask, make_nuclei
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +79,9 @@ def test_nuclei_are_brighter_with_varied_texture_and_soft_edges(batch):
     assert bg.std() > 0.01  # background level differs between images
     inside = torch.stack([x[i][y[i] > 0].std() for i in range(len(x))])
     assert inside.median() > 0.05  # brightness varies within and between nuclei
-    edge = torch.from_numpy(ndimage.binary_dilation(y[:, 0].numpy(), iterations=1)
-                            ^ ndimage.binary_erosion(y[:, 0].numpy(), iterations=1))[:, None]
+    edge = torch.from_numpy(
+        ndimage.binary_dilation(y[:, 0].numpy(), iterations=1) ^ ndimage.binary_erosion(y[:, 0].numpy(), iterations=1)
+    )[:, None]
     mid = ((x > 0.1) & (x < 0.9) & edge).sum() / edge.sum()
     assert mid > 0.5  # edges are soft, not binary steps
 

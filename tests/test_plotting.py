@@ -1,4 +1,5 @@
 """voir_batch2D and friends: tiling geometry, colour scale, ppmatrix text, comparison figures."""
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -64,6 +65,7 @@ def test_error_map_colours_each_case():
     import numpy as np
 
     from course_utils.plotting import ERROR_COLOURS, error_map, explore_threshold, show_errors
+
     pred = torch.tensor([[1, 1], [0, 0]])
     true = torch.tensor([[1, 0], [1, 0]])
     rgb = error_map(pred, true)

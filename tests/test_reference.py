@@ -1,13 +1,15 @@
 """The reference nuclei model shipped in data/checkpoints: loads safely, scores as documented, and
 segments raw images of any size in one call."""
+
 import numpy as np
 import pytest
 import torch
 
 import course_utils as cu
 from course_utils.download import data_dir
+from course_utils.inference import predict_image
 from course_utils.nuclei import held_out_nuclei, make_nuclei
-from course_utils.segmentation import REFERENCE_NUCLEI, load_reference_nuclei_model, predict_image, segment_nuclei
+from course_utils.segmentation import REFERENCE_NUCLEI, load_reference_nuclei_model, segment_nuclei
 
 PATH = data_dir() / REFERENCE_NUCLEI
 
@@ -50,6 +52,7 @@ def test_segment_nuclei_rescales_large_nuclei(reference):
     from skimage.transform import resize
 
     from course_utils.segmentation import estimate_diameter
+
     x, y = make_nuclei(1, 96, generator=5)
     big_x = resize(x[0, 0].numpy(), (384, 384), order=1)
     big_y = torch.from_numpy(resize(y[0, 0].numpy(), (384, 384), order=0) > 0.5)[None]

@@ -1,4 +1,5 @@
 """The student release (``python -m course_utils.build --release DIR``): what it holds, and no answer in it."""
+
 import json
 import re
 import subprocess
@@ -23,8 +24,11 @@ def release(tmp_path_factory):
 
 
 def release_texts(dest: Path) -> dict[str, str]:
-    return {p.relative_to(dest).as_posix(): p.read_text(encoding="utf-8") for p in dest.rglob("*")
-            if p.is_file() and p.suffix != ".pt"}
+    return {
+        p.relative_to(dest).as_posix(): p.read_text(encoding="utf-8")
+        for p in dest.rglob("*")
+        if p.is_file() and p.suffix != ".pt"
+    }
 
 
 def solution_texts():
@@ -52,8 +56,17 @@ def reference_code(name: str) -> bool:
 
 def test_release_holds_what_students_need_and_nothing_else(release):
     top = {p.name for p in release.iterdir()}
-    assert top == {"notebooks", "course_utils", "data", "scripts", "README.md", "LICENSE", "requirements.txt",
-                   "pyproject.toml", MARKER}
+    assert top == {
+        "notebooks",
+        "course_utils",
+        "data",
+        "scripts",
+        "README.md",
+        "LICENSE",
+        "requirements.txt",
+        "pyproject.toml",
+        MARKER,
+    }
     assert {p.name for p in (release / "notebooks").iterdir()} == {p.name for p in SOLUTIONS}
     assert (release / "data" / "checkpoints" / "unet_nuclei.pt").is_file()
     assert not list(release.rglob("__pycache__")) and not (release / "data" / "cache").exists()
@@ -66,8 +79,12 @@ def test_release_holds_what_students_need_and_nothing_else(release):
 
 def find_leaks(dest: Path) -> list[str]:
     texts = release_texts(dest)
-    return [f"{where}: {answer!r} in {name}" for where, answer, kind in solution_texts()
-            for name, text in texts.items() if answer in text and not (kind == "code" and reference_code(name))]
+    return [
+        f"{where}: {answer!r} in {name}"
+        for where, answer, kind in solution_texts()
+        for name, text in texts.items()
+        if answer in text and not (kind == "code" and reference_code(name))
+    ]
 
 
 def test_no_solution_text_reaches_the_release(release):
@@ -85,8 +102,12 @@ def test_the_leak_search_finds_a_copied_answer(tmp_path):
         f.write(f"\n{answer}\n")
     with open(tmp_path / "course_utils" / "weak.py", "a", encoding="utf-8") as f:
         f.write(f'\n"""{written}"""\n')
-    assert sorted(find_leaks(tmp_path)) == sorted([f"{where}: {answer!r} in notebooks/01_conv_transpose.ipynb",
-                                                   f"{written_where}: {written!r} in course_utils/weak.py"])
+    assert sorted(find_leaks(tmp_path)) == sorted(
+        [
+            f"{where}: {answer!r} in notebooks/01_conv_transpose.ipynb",
+            f"{written_where}: {written!r} in course_utils/weak.py",
+        ]
+    )
 
 
 def test_student_readme_links_every_notebook_in_colab(release):
@@ -111,8 +132,9 @@ def test_release_replaces_an_earlier_release_but_keeps_git(tmp_path):
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / "notebooks" / "99_removed.ipynb").write_text("{}")
     subprocess.run(["git", "-C", str(tmp_path), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "r"],
-                   check=True)
+    subprocess.run(
+        ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "r"], check=True
+    )
     write_release(tmp_path)
     assert not (tmp_path / "notebooks" / "99_removed.ipynb").exists() and (tmp_path / ".git").is_dir()
     (tmp_path / "README.md").write_text("edited by hand")
@@ -122,10 +144,15 @@ def test_release_replaces_an_earlier_release_but_keeps_git(tmp_path):
 
 
 def test_release_command_line(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "course_utils.build", "--release", str(tmp_path / "r")], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "course_utils.build", "--release", str(tmp_path / "r")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert "tag it v" in out.stdout and (tmp_path / "r" / "notebooks").is_dir()
-    bad = subprocess.run([sys.executable, "-m", "course_utils.build", "--release", str(ROOT)], cwd=ROOT,
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "course_utils.build", "--release", str(ROOT)], cwd=ROOT, capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "outside this repository" in bad.stderr

@@ -1,4 +1,5 @@
 """Device choice, seeding, budgets and the version handshake."""
+
 import random
 import warnings
 

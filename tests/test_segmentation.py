@@ -1,4 +1,5 @@
 """Segmentation metrics, the simple U-Net, joint augmentation, whole-image prediction, the reference model."""
+
 import numpy as np
 import pytest
 import torch
@@ -7,9 +8,14 @@ import torch.nn as nn
 import course_utils as cu
 from course_utils import metrics as M
 from course_utils.augment import PairAugment, augmented_batches
-from course_utils.checks import (check_bottleneck, check_decoder_block, check_encoder_block, check_precision_recall,
-                                 check_simple_unet)
-from course_utils.segmentation import predict_image
+from course_utils.checks import (
+    check_bottleneck,
+    check_decoder_block,
+    check_encoder_block,
+    check_precision_recall,
+    check_simple_unet,
+)
+from course_utils.inference import predict_image
 from course_utils.simple_unet import Bottleneck, DecoderBlock, EncoderBlock, SimpleUNet
 
 
@@ -69,8 +75,12 @@ def test_simple_unet_shapes_and_blocks():
 
 
 def test_block_checks_pass_the_reference_and_explain_mistakes(capsys):
-    for check, cls in [(check_encoder_block, EncoderBlock), (check_bottleneck, Bottleneck),
-                       (check_decoder_block, DecoderBlock), (check_simple_unet, SimpleUNet)]:
+    for check, cls in [
+        (check_encoder_block, EncoderBlock),
+        (check_bottleneck, Bottleneck),
+        (check_decoder_block, DecoderBlock),
+        (check_simple_unet, SimpleUNet),
+    ]:
         check(cls)
     out = capsys.readouterr().out
     assert out.count("✅") == 4 and "❌" not in out
@@ -82,6 +92,7 @@ def test_block_checks_pass_the_reference_and_explain_mistakes(capsys):
 
         def forward(self, x):
             return self.c(x), self.c(x)
+
     check_encoder_block(NoPool)
     out = capsys.readouterr().out
     assert out.startswith("❌") and "MaxPool2d(2) halves" in out
@@ -89,6 +100,7 @@ def test_block_checks_pass_the_reference_and_explain_mistakes(capsys):
     class Todo(nn.Module):
         def __init__(self, *a):
             raise NotImplementedError
+
     check_decoder_block(Todo)
     assert capsys.readouterr().out.startswith("⏳")
 
@@ -103,6 +115,7 @@ def test_precision_recall_check(capsys):
     def nan_when_empty(pred, target):
         tp = (pred & target).sum().item()
         return tp / pred.sum().item() if pred.sum() else float("nan"), good(pred, target)[1]
+
     check_precision_recall(good)
     check_precision_recall(swapped)
     check_precision_recall(nan_when_empty)
@@ -156,8 +169,13 @@ def test_joint_transform_check(capsys):
     from torchvision.transforms import v2
 
     from course_utils.checks import check_joint_transform
-    t = v2.Compose([v2.RandomHorizontalFlip(), v2.RandomAffine(degrees=20, scale=(0.8, 1.2),
-                                                               interpolation=v2.InterpolationMode.BILINEAR)])
+
+    t = v2.Compose(
+        [
+            v2.RandomHorizontalFlip(),
+            v2.RandomAffine(degrees=20, scale=(0.8, 1.2), interpolation=v2.InterpolationMode.BILINEAR),
+        ]
+    )
 
     def good(image, mask):
         return t(tv_tensors.Image(image), tv_tensors.Mask(mask))
@@ -170,6 +188,7 @@ def test_joint_transform_check(capsys):
 
     def fixed(image, mask):
         return image, mask
+
     for fn in (good, separately, mask_as_image, fixed):
         check_joint_transform(fn)
     out = capsys.readouterr().out.strip().split("\n")

@@ -7,6 +7,7 @@ SciPy 1.17 moved notebook 08's Richardson-Lucy scores by up to 0.07 dB), so such
 and compared with the stored ones within a tolerance that a library update stays inside and a real
 regression (a kernel not flipped, a wrong regulariser, a wrong angle: decibels) does not.
 """
+
 import json
 import re
 from pathlib import Path
@@ -35,8 +36,9 @@ def test_stored_text_finds_the_table():
 @pytest.fixture(scope="module")
 def deblurring_test_set():
     """Notebook 08's test images, built as its cell does (lengths 3-15 px, sigma 2)."""
-    test_set = blur.BlurredCrops(natural.natural_images("skimage", "test"), 256, lengths=(3.0, 15.0), sigma=2.0,
-                                 train=False)
+    test_set = blur.BlurredCrops(
+        natural.natural_images("skimage", "test"), 256, lengths=(3.0, 15.0), sigma=2.0, train=False
+    )
     m = blur.KERNEL_SIZE
 
     def score(x):
@@ -53,7 +55,12 @@ def test_notebook_08_classical_deconvolution_within_tolerance(deblurring_test_se
     assert sorted(stored) == [0, 10, 20, 45, 90], text
     for e, (wiener_db, rl_db) in stored.items():
         kernels = test_set.kernels_off_by(e)
-        now = score(classical.wiener(test_set.blurred, kernels)), score(classical.richardson_lucy(test_set.blurred, kernels))
-        assert now == pytest.approx((wiener_db, rl_db), abs=DB_TOLERANCE), f"angle error {e}°: stored {wiener_db, rl_db}, now {now}"
+        now = (
+            score(classical.wiener(test_set.blurred, kernels)),
+            score(classical.richardson_lucy(test_set.blurred, kernels)),
+        )
+        assert now == pytest.approx((wiener_db, rl_db), abs=DB_TOLERANCE), (
+            f"angle error {e}°: stored {wiener_db, rl_db}, now {now}"
+        )
     blurred_db = float(re.search(r"blurred input: ([\d.]+) dB", text).group(1))
     assert score(test_set.blurred) == pytest.approx(blurred_db, abs=DB_TOLERANCE)

@@ -4,6 +4,7 @@ They run the way students run them in Colab: ``google.colab`` present (a stand-i
 cloning the student release (a local bare repository) into a shared folder that plays Colab's ``/content``, so
 that the first notebook clones and installs and the next ones reuse it, as in one Colab runtime.
 """
+
 from pathlib import Path
 
 import nbformat
@@ -46,8 +47,9 @@ def test_runs_up_to_first_exercise(path, monkeypatch, release_repository, colab_
     monkeypatch.setenv("COURSE_FAST", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("COURSE_REPOSITORY_URL", release_repository)
-    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(colab_content)}}).execute()
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(colab_content)}}
+    ).execute()
     for i, c in enumerate(nb.cells):
         for o in c.get("outputs", []):
             if o.output_type == "error":

@@ -1,4 +1,5 @@
 """The generators of the original course: shapes, statistics, independence, reproducibility."""
+
 import math
 
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 import torch
 
 import course_utils as cu
+from course_utils import _stamping as E
 from course_utils import synthetic as S
 
 N = 2000  # images per statistical test: standard errors of a few percent
@@ -34,7 +36,7 @@ def test_zero_images_and_bad_n():
 def test_object_counts_are_poisson(rate, inverse_cdf):
     """Objects per image ~ Poisson(rate·64·64): mean, variance and P(0) match, by both methods."""
     lam = rate * 64 * 64
-    img = S._Draw(torch.Generator().manual_seed(5), None).counts(20000, rate, 64, inverse_cdf=inverse_cdf)
+    img = E.Draw(torch.Generator().manual_seed(5), None).counts(20000, rate, 64, inverse_cdf=inverse_cdf)
     per_image = torch.bincount(torch.from_numpy(img), minlength=20000).float()
     assert abs(per_image.mean().item() - lam) < 4 * math.sqrt(lam / 20000) + 1e-9
     assert abs(per_image.var().item() - lam) < 0.05 * lam + 1e-9  # Poisson: variance = mean
@@ -140,7 +142,7 @@ def test_noise2noise_copies_are_independent(g):
 def test_gen_clutter_rate_lower_than_noise2noise(g):
     noisy, clean = cu.gen(N, generator=g)
     n1, _, c2 = cu.gen_noise2noise(N, generator=g, return_clean=True)
-    assert ((noisy > clean).float().mean() < (n1 > c2).float().mean())
+    assert (noisy > clean).float().mean() < (n1 > c2).float().mean()
 
 
 def test_nes_generators():
@@ -175,6 +177,7 @@ def test_device_argument_and_mismatch():
 
 def test_make_clutter_adds_in_place():
     from course_utils.synthetic import make_clutter
+
     base = torch.rand(4, 1, 64, 64)
     alone = make_clutter(4, generator=torch.Generator().manual_seed(9))
     added = make_clutter(4, generator=torch.Generator().manual_seed(9), add_to=base.clone())
@@ -190,20 +193,35 @@ def test_rectangles_are_stamped_exactly(sides):
     longest = max(sides)
     for u in ([0.0, 0.0], [0.999, 0.999], [0.5, 0.25]):
         out = torch.zeros(3, 64, 64)
-        S._rectangles(out.view(-1), 64, np.array([2]), np.array([u], np.float32), np.array([sides]), longest,
-                      np.array([0.7], np.float32))
+        S._rectangles(
+            out.view(-1),
+            64,
+            np.array([2]),
+            np.array([u], np.float32),
+            np.array([sides]),
+            longest,
+            np.array([0.7], np.float32),
+        )
         h, w = sides
         top, left = int(u[0] * (65 - h)), int(u[1] * (65 - w))
         want = torch.zeros(3, 64, 64)
-        want[2, top:top + h, left:left + w] = 0.7
+        want[2, top : top + h, left : left + w] = 0.7
         assert torch.equal(out, want)
 
 
 def test_speckled_rectangles_are_relu_normal_inside_and_zero_outside():
     out = torch.zeros(1, 64, 64)
     noise = torch.randn((20, 30), generator=torch.Generator().manual_seed(4)).clamp_min_(0)  # 20 lines of 30
-    S._rectangles(out.view(-1), 64, np.array([0]), np.array([[0.5, 0.5]], np.float32), np.array([[30, 20]]), 30,
-                  np.array([1.0], np.float32), speckle=noise)
+    S._rectangles(
+        out.view(-1),
+        64,
+        np.array([0]),
+        np.array([[0.5, 0.5]], np.float32),
+        np.array([[30, 20]]),
+        30,
+        np.array([1.0], np.float32),
+        speckle=noise,
+    )
     inside = out[0, 17:47, 22:42]
     assert (out > 0).sum() == (inside > 0).sum()  # nothing outside the 30x20 rectangle
     assert abs((inside > 0).float().mean().item() - 0.5) < 0.1  # relu(N(0,1)) is 0 half the time
@@ -225,12 +243,15 @@ def test_images_of_one_call_share_a_buffer_but_not_pixels():
     assert noisy.is_contiguous() and clean.is_contiguous() and (noisy - clean).min() >= 0
 
 
-@pytest.mark.parametrize("name, sums", [
-    ("gen", [2067.1164, 1290.1188]),
-    ("gen_noise2noise", [2443.3107, 3067.3819, 1290.1188]),
-    ("gen1_NES", [2067.1164]),
-    ("gen2_NES", [563.867]),
-])
+@pytest.mark.parametrize(
+    "name, sums",
+    [
+        ("gen", [2067.1164, 1290.1188]),
+        ("gen_noise2noise", [2443.3107, 3067.3819, 1290.1188]),
+        ("gen1_NES", [2067.1164]),
+        ("gen2_NES", [563.867]),
+    ],
+)
 def test_random_stream_is_unchanged(name, sums):
     """The stored outputs of notebooks 06 and 07 come from this stream: a change to the order or the number
     of random draws changes them (re-execute those notebooks and update these sums if that is intended)."""
@@ -252,7 +273,7 @@ def test_outputs_are_not_in_the_reused_scratch_memory():
 
 
 def test_scratch_pieces_join_and_limits():
-    s = S._Scratch(torch.device("cpu"))
+    s = E.Scratch(torch.device("cpu"))
     a, b = s.empty((3, 30), torch.float32), s.empty((2, 30), torch.float32)
     a.fill_(1), b.fill_(2)
     joined = s.join([a, b])  # consecutive pieces of one buffer: a view, no copy
@@ -263,15 +284,16 @@ def test_scratch_pieces_join_and_limits():
     assert apart.data_ptr() != a.data_ptr() and torch.equal(apart[3:], c)
     s.reset()
     assert s.empty((3, 30), torch.float32).data_ptr() == a.data_ptr()  # reused after reset
-    huge = s.empty((S._Scratch.KEEP // 4 + 1,), torch.float32)  # too large to keep: allocated apart
-    assert all(buf.numel() * buf.element_size() <= S._Scratch.KEEP for buf in s.buffers.values())
-    assert huge.numel() == S._Scratch.KEEP // 4 + 1
-    assert S._Scratch(torch.device("meta")).buffers is None  # off the CPU: plain allocations
+    huge = s.empty((E.Scratch.KEEP // 4 + 1,), torch.float32)  # too large to keep: allocated apart
+    assert all(buf.numel() * buf.element_size() <= E.Scratch.KEEP for buf in s.buffers.values())
+    assert huge.numel() == E.Scratch.KEEP // 4 + 1
+    assert E.Scratch(torch.device("meta")).buffers is None  # off the CPU: plain allocations
 
 
 def test_threads_get_their_own_scratch_memory():
     """Generators called from several threads at once give what they give one after the other."""
     import concurrent.futures
+
     seeds = list(range(8))
     alone = [cu.gen_noise2noise(32, generator=torch.Generator().manual_seed(s)) for s in seeds]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -280,7 +302,7 @@ def test_threads_get_their_own_scratch_memory():
 
 
 def test_line_masks():
-    m = S._line_masks(5, "cpu", torch.float32)
+    m = E.line_masks(5, "cpu", torch.float32)
     assert m.shape == (6, 5) and m.dtype == torch.float32
     assert m.sum(1).tolist() == [0, 1, 2, 3, 4, 5] and torch.equal(m[3], torch.tensor([1.0, 1, 1, 0, 0]))
 
@@ -288,8 +310,8 @@ def test_line_masks():
 def test_generators_inside_and_outside_inference_mode():
     """The kept scratch memory is made outside inference mode: a first call under `torch.inference_mode()`
     (evaluation code, say) must not break the calls after it, and the stream stays the same."""
-    S._Scratch._local.__dict__.pop("buffers", None)  # as in a fresh thread
-    for cached in (S._means, S._line_masks, S._steps, S._disc_rows, S._side_ranges, S._poisson_cdf):
+    E.Scratch._local.__dict__.pop("buffers", None)  # as in a fresh thread
+    for cached in (E.poisson_means, E.line_masks, E.steps_row, S._disc_rows, S._side_ranges, E.poisson_cdf):
         cached.cache_clear()  # and a fresh process: the kept tables are made inside inference mode too
     with torch.inference_mode():
         inside = cu.gen_noise2noise(8, generator=torch.Generator().manual_seed(1))

@@ -1,4 +1,5 @@
 """fit: it learns, it counts steps and epochs, validates, and keeps no graphs."""
+
 import pytest
 import torch
 import torch.nn as nn
@@ -12,14 +13,24 @@ def linear_batches(g):
     def batch():
         x = torch.randn(32, 2, generator=g)
         return x, x @ w.T
+
     return batch
 
 
 def test_fit_learns_and_records(g):
     model = nn.Linear(2, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    h = fit(model, linear_batches(g), nn.functional.mse_loss, opt, steps=200, device="cpu",
-            val_fn=lambda m: m.weight[0, 0].item(), val_every=50, progress=False)
+    h = fit(
+        model,
+        linear_batches(g),
+        nn.functional.mse_loss,
+        opt,
+        steps=200,
+        device="cpu",
+        val_fn=lambda m: m.weight[0, 0].item(),
+        val_every=50,
+        progress=False,
+    )
     assert isinstance(h, History) and len(h.loss) == 200
     assert all(isinstance(v, float) for v in h.loss)  # floats only: no autograd graph kept
     assert h.loss[-1] < 1e-3 < h.loss[0]
@@ -35,8 +46,16 @@ def test_fit_with_dataloader_epochs(g):
     loader = torch.utils.data.DataLoader(data, batch_size=10)
     model = nn.Linear(2, 1)
     seen = []
-    h = fit(model, loader, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.05), epochs=3,
-            device="cpu", val_fn=lambda m: len(seen.append(1) or seen), progress=False)
+    h = fit(
+        model,
+        loader,
+        nn.functional.mse_loss,
+        torch.optim.SGD(model.parameters(), lr=0.05),
+        epochs=3,
+        device="cpu",
+        val_fn=lambda m: len(seen.append(1) or seen),
+        progress=False,
+    )
     assert len(h.loss) == 12  # 3 epochs x 4 batches
     assert [s for s, _ in h.val] == [4, 8, 12]  # once per epoch
 
@@ -48,8 +67,17 @@ def test_validation_runs_without_grad_in_eval_mode(g):
     def val(m):
         modes.append((m.training, torch.is_grad_enabled()))
         return 0.0
-    fit(model, linear_batches(g), nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.01),
-        steps=3, device="cpu", val_fn=val, progress=False)
+
+    fit(
+        model,
+        linear_batches(g),
+        nn.functional.mse_loss,
+        torch.optim.SGD(model.parameters(), lr=0.01),
+        steps=3,
+        device="cpu",
+        val_fn=val,
+        progress=False,
+    )
     assert modes == [(False, False)]
 
 
@@ -69,8 +97,15 @@ def test_fit_errors(g):
 def test_zero_steps_is_a_no_op(g):
     model = nn.Linear(2, 1)
     before = model.weight.clone()
-    h = fit(model, linear_batches(g), nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=1.0),
-            steps=0, device="cpu", progress=False)
+    h = fit(
+        model,
+        linear_batches(g),
+        nn.functional.mse_loss,
+        torch.optim.SGD(model.parameters(), lr=1.0),
+        steps=0,
+        device="cpu",
+        progress=False,
+    )
     assert h.loss == [] and torch.equal(model.weight, before)
 
 
@@ -82,9 +117,16 @@ def test_unet_learns_to_remove_clutter():
     g = cu.make_generator(0)
     noisy, clean = cu.gen(64, generator=cu.make_generator(99))
     model = cu.UNet(1, 1, 8, depth=2)
-    h = fit(model, lambda: cu.gen(16, generator=g), nn.functional.l1_loss,
-            torch.optim.Adam(model.parameters(), 3e-3), steps=100, device="cpu", progress=False,
-            val_fn=lambda m: cu.psnr(m(noisy), clean, data_range=1.0, reduction="pooled").item())
+    h = fit(
+        model,
+        lambda: cu.gen(16, generator=g),
+        nn.functional.l1_loss,
+        torch.optim.Adam(model.parameters(), 3e-3),
+        steps=100,
+        device="cpu",
+        progress=False,
+        val_fn=lambda m: cu.psnr(m(noisy), clean, data_range=1.0, reduction="pooled").item(),
+    )
     identity = cu.psnr(noisy, clean, data_range=1.0, reduction="pooled").item()
     assert h.val[-1][1] > identity + 3, (identity, h.val)
 

@@ -1,4 +1,5 @@
 """UNet: shapes for any input size, parameter counts by formula, errors."""
+
 import pytest
 import torch
 

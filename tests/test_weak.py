@@ -1,7 +1,7 @@
 """Noise2noise and NES recipes: what goes in and out of each batch, and the NES loop."""
+
 import pytest
 import torch
-
 
 import course_utils as cu
 from course_utils import weak
@@ -33,8 +33,16 @@ def test_iterative_nes_runs_rounds_and_updates_estimates(g):
     mixtures = cu.gen1_NES(8, generator=g)
     seen = []
     model = cu.UNet(1, 1, 2, depth=1)
-    est = weak.iterative_nes(model, mixtures, rounds=2, steps_per_round=2, batch_size=4, generator=g, device="cpu",
-                             on_round=lambda k, m, e: seen.append((k, e.shape)))
+    est = weak.iterative_nes(
+        model,
+        mixtures,
+        rounds=2,
+        steps_per_round=2,
+        batch_size=4,
+        generator=g,
+        device="cpu",
+        on_round=lambda k, m, e: seen.append((k, e.shape)),
+    )
     assert seen == [(1, mixtures.shape), (2, mixtures.shape)]
     assert est.shape == mixtures.shape and est.min() >= 0 and not torch.equal(est, mixtures)
     with pytest.raises(ValueError, match="rounds"):
@@ -47,7 +55,9 @@ def test_nes_checks(capsys):
     assert capsys.readouterr().out.count("✅") == 2
     check_one_shot_batches(lambda n: cu.gen(n))
     assert "gen1_NES" in capsys.readouterr().out
-    check_synthetic_mixtures(lambda e, n, generator=None: (e[:1].expand(n, -1, -1, -1) + cu.gen2_NES(n), e[:1].expand(n, -1, -1, -1)))
+    check_synthetic_mixtures(
+        lambda e, n, generator=None: (e[:1].expand(n, -1, -1, -1) + cu.gen2_NES(n), e[:1].expand(n, -1, -1, -1))
+    )
     assert "do not vary" in capsys.readouterr().out
     check_synthetic_mixtures(lambda e, n, generator=None: (_ for _ in ()).throw(NotImplementedError))
     assert "⏳" in capsys.readouterr().out
@@ -56,8 +66,8 @@ def test_nes_checks(capsys):
 def test_budget_is_one_place_for_all_weak_supervision_training():
     cu.set_budget("cpu")
     try:
-        assert weak.budget() == {"steps": 240, "batch_size": 16, "nes_rounds": 3, "pool_size": 2048}
+        assert cu.training_sizes("weak") == {"steps": 240, "batch_size": 16, "nes_rounds": 3, "pool_size": 2048}
         cu.set_budget("fast")
-        assert weak.budget()["steps"] == 4
+        assert cu.training_sizes("weak")["steps"] == 4
     finally:
         cu.set_budget(None)

@@ -1,0 +1,94 @@
+"""Reading and converting images: the one home for files -> arrays -> tensors, used by every track.
+
+* :func:`read_image`: a PNG / TIFF / JPEG / BMP file (or its bytes) as a NumPy array, as stored.
+* :func:`to_gray`: (H, W) from a gray or multi-channel fluorescence image: the channel with the most signal.
+* :func:`to_tensor`: a photograph as a (C, H, W) float32 tensor in [0, 1], gray (ITU-R 601 luma) or RGB.
+* :func:`normalize_percentile`: the usual normalisation of microscope images (percentiles to [0, 1]).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["IMAGE_SUFFIXES", "read_image", "to_gray", "to_tensor", "normalize_percentile"]
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
+
+
+def read_image(source, name: str = "") -> np.ndarray:
+    """A PNG / TIFF / JPEG / BMP file (a path, or bytes with its file ``name``) as a NumPy array, values as
+    stored (uint8, uint16 or float), (H, W) or (H, W, C)."""
+    name = str(name or source)
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    try:
+        if name.lower().endswith((".tif", ".tiff")):
+            import tifffile
+
+            return tifffile.imread(io.BytesIO(data))
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im)
+    except Exception as e:  # a broken file: say which one
+        raise ValueError(f"cannot read image {name}: {type(e).__name__}: {e}") from None
+
+
+def to_gray(image: np.ndarray, where: str = "image") -> np.ndarray:
+    """(H, W) from (H, W), (H, W, C) or (C, H, W) with C <= 4: the channel with the most signal
+    (fluorescence stored as RGB has the stain in one channel; the others are empty or copies)."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image
+    if image.ndim == 3:
+        axis = 2 if image.shape[2] <= 4 else 0 if image.shape[0] <= 4 else None
+        if axis is not None:
+            chans = np.moveaxis(image, axis, 0)[:3]
+            return chans[int(np.argmax([c.astype(np.float64).std() for c in chans]))]
+    raise ValueError(f"{where}: expected a 2D image or one with up to 4 channels, got shape {image.shape}")
+
+
+def to_tensor(img: np.ndarray, gray: bool = True, where: str = "image") -> torch.Tensor:
+    """A photograph (H, W), (H, W, 3) or (H, W, 4) of any dtype as a (C, H, W) float32 tensor in [0, 1]: C = 1
+    (ITU-R 601 luma, scikit-image's ``rgb2gray``) when ``gray``, else C = 3 (a gray image repeated). An alpha
+    channel is blended onto white."""
+    from skimage import color, util
+
+    try:
+        img = util.img_as_float32(img)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+    if img.ndim == 3 and img.shape[-1] == 4:
+        img = color.rgba2rgb(img)
+    if img.ndim not in (2, 3):
+        raise ValueError(f"{where}: expected a gray or colour image, got shape {img.shape}")
+    if gray and img.ndim == 3:
+        img = color.rgb2gray(img)
+    if not gray and img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    t = torch.from_numpy(np.ascontiguousarray(img, dtype=np.float32))
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def normalize_percentile(image, low: float = 1.0, high: float = 99.8, clip: bool = True):
+    """Map each image's ``low``-th percentile to 0 and its ``high``-th to 1 (the usual normalisation of
+    fluorescence images, e.g. CSBDeep / StarDist), optionally clipped to [0, 1].
+
+    ``image``: a NumPy array or torch tensor, (H, W) or a batch (..., H, W): each (H, W) plane is
+    normalised on its own. Returns float32 of the same kind and shape. A flat image becomes all zeros.
+    """
+    is_torch = torch.is_tensor(image)
+    x = image.detach().cpu().numpy() if is_torch else np.asarray(image)
+    if x.ndim < 2:
+        raise ValueError(f"normalize_percentile needs an image (H, W) or a batch (..., H, W), got shape {x.shape}")
+    x = x.astype(np.float32, copy=False)
+    flat = x.reshape(-1, x.shape[-2] * x.shape[-1])
+    lo, hi = np.percentile(flat, [low, high], axis=1)
+    scale = np.where(hi - lo > 1e-12, hi - lo, np.inf)
+    out = ((flat - lo[:, None]) / scale[:, None]).reshape(x.shape).astype(np.float32)
+    if clip:
+        np.clip(out, 0.0, 1.0, out=out)
+    return torch.from_numpy(out).to(image.device) if is_torch else out
