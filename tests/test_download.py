@@ -5,6 +5,8 @@ import functools
 import hashlib
 import http.server
 import io
+import socket
+import struct
 import threading
 import zipfile
 
@@ -31,6 +33,20 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.flush()
             self.connection.close()
             return
+        if self.path.startswith(("/stall", "/reset")):  # headers and a first block, then silence or a reset
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            if self.path.startswith("/stall"):
+                self.server.stop.wait(10)  # until the test is over (bounded)
+            else:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            self.wfile = io.BytesIO()  # nothing more to send on the closed socket
+            return
         super().do_GET()
 
 
@@ -39,9 +55,11 @@ def server(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    httpd.stop = threading.Event()
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.stop.set()
     httpd.shutdown()
 
 
@@ -77,9 +95,21 @@ def test_network_errors_leave_nothing(server, tmp_path):
     root, base = server
     with pytest.raises(DownloadError, match="could not download"):
         fetch(Remote(f"{base}/missing.bin", "0" * 64, "missing.bin"), cache=tmp_path / "c1", progress=False)
-    with pytest.raises((DownloadError, OSError)):
+    with pytest.raises(DownloadError, match="could not download .*Check the internet connection"):
         fetch(Remote(f"{base}/truncated", "0" * 64, "t.bin"), cache=tmp_path / "c2", progress=False)
     assert list((tmp_path / "c1").iterdir()) == [] and list((tmp_path / "c2").iterdir()) == []
+
+
+@pytest.mark.parametrize("path, reason", [("stall", "no data for 0.3 s"), ("reset", "reset")])
+def test_a_stalled_or_reset_download_is_a_download_error(server, tmp_path, path, reason):
+    root, base = server
+    cache = tmp_path / "cache"
+    with pytest.raises(DownloadError) as info:
+        fetch(Remote(f"{base}/{path}", "0" * 64, "s.bin"), cache=cache, progress=False, timeout=0.3)
+    message = str(info.value)
+    assert f"could not download {base}/{path}" in message and reason in message
+    assert "Check the internet connection" in message and f"save it as {cache / 's.bin'}" in message
+    assert list(cache.iterdir()) == []  # nothing partial
 
 
 def test_a_bad_cached_file_is_never_overwritten(server, tmp_path):
