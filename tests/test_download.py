@@ -221,3 +221,47 @@ def test_load_folder_pairs_by_name(tmp_path):
     (masks / "broken.tif").write_bytes(b"not a tiff")
     with pytest.raises(ValueError, match="cannot read image .*broken.tif"):
         load_folder(imgs, masks)
+
+
+def _npz_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+GOOD = dict(X=np.zeros((3, 1, 128, 128), np.float32), Y=np.zeros((3, 1, 128, 128), np.float32))
+GOOD_NPZ = _npz_bytes(**GOOD, names=np.array(["a", "b", "c"]), n_train=2)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not a numpy file at all",  # NumPy reads it as a pickle and advises allow_pickle=True
+        GOOD_NPZ[: len(GOOD_NPZ) // 2],  # cut short
+        _npz_bytes(**GOOD, names=np.array([object()], dtype=object), n_train=2),  # a pickle inside
+        _npz_bytes(X=GOOD["X"], names=np.array(["a", "b", "c"]), n_train=2),  # no Y
+        _npz_bytes(X=GOOD["X"], Y=GOOD["Y"][:2], names=np.array(["a", "b", "c"]), n_train=2),  # shapes differ
+        _npz_bytes(**GOOD, names=np.array(["a", "b", "c"]), n_train=7),
+    ],
+    ids=["not npz", "cut short", "pickle", "no Y", "shapes", "n_train"],
+)
+def test_a_damaged_kromp_cache_says_what_to_do(tmp_path, content):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    npz = cache / "kromp_test_128.npz"
+    npz.write_bytes(content)
+    r = Remote("http://127.0.0.1:9/none", "0" * 64, "kromp_test.zip")
+    with pytest.raises(ValueError) as info:
+        load_kromp(remote=r, cache=cache, progress=False)
+    message = str(info.value)
+    assert f"the cached arrays {npz} are damaged" in message and "Delete that file and run again" in message
+    assert "allow_pickle" not in message and "pickle=" not in message
+    assert npz.read_bytes() == content  # the file is left as it was
+
+
+def test_a_good_kromp_cache_is_read(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "kromp_test_128.npz").write_bytes(GOOD_NPZ)
+    data = load_kromp(remote=Remote("http://127.0.0.1:9/none", "0" * 64, "kromp_test.zip"), cache=cache)
+    assert data.X.shape == (3, 1, 128, 128) and data.n_train == 2 and data.names == ["a", "b", "c"]
