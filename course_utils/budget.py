@@ -5,6 +5,8 @@ Three budgets exist:
 * ``full``: the original course's scale, meant for a GPU (Colab). Chosen by default when CUDA is there.
 * ``cpu``: the default elsewhere; each notebook finishes in minutes on a 2-core laptop.
 * ``fast``: a smoke size for CI (``COURSE_FAST=1``): checks that the code runs, not that it learns.
+  ``COURSE_FAST`` takes the usual spellings, in any case: ``1``, ``true``, ``yes``, ``on`` choose ``fast``;
+  ``0``, ``false``, ``no``, ``off`` or empty leave the choice to ``COURSE_BUDGET``; anything else is an error.
 
 Every notebook's training sizes stand in one table, :data:`TRAINING_SIZES` (one row per track and budget),
 read by :func:`training_sizes`: ``size = cu.training_sizes("segmentation")``. Notebooks never test the device
@@ -71,12 +73,33 @@ def _check(name: str, where: str) -> str:
     return name
 
 
+FAST_TRUE, FAST_FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _fast_from_environment() -> bool:
+    """Whether ``COURSE_FAST`` asks for the fast budget (see the module docstring)."""
+    raw = os.environ.get("COURSE_FAST", "")
+    value = raw.strip().lower()
+    if value in FAST_TRUE:
+        return True
+    if value in FAST_FALSE or not value:
+        return False
+    raise ValueError(
+        f"COURSE_FAST={raw!r} is neither yes nor no: set it to {', '.join(FAST_TRUE)} for the fast budget, or to "
+        f"{', '.join(FAST_FALSE)} (or unset it) for the normal one."
+    )
+
+
 def current_budget() -> str:
     """The budget in force: :func:`set_budget`, else ``COURSE_FAST=1`` → ``fast``, else
-    ``COURSE_BUDGET``, else ``full`` with CUDA and ``cpu`` without."""
+    ``COURSE_BUDGET``, else ``full`` with CUDA and ``cpu`` without.
+
+    Raises:
+        ValueError: ``COURSE_FAST`` or ``COURSE_BUDGET`` holds a value it does not take.
+    """
     if _override is not None:
         return _override
-    if os.environ.get("COURSE_FAST", "").strip() not in ("", "0"):
+    if _fast_from_environment():
         return "fast"
     env = os.environ.get("COURSE_BUDGET", "").strip()
     if env:

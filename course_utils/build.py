@@ -8,13 +8,32 @@
 Rules, applied to each ``solutions/NN_name.ipynb``:
 
 * Code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``# YOUR CODE HERE`` and
-  ``raise NotImplementedError``, at the indentation of the ``BEGIN`` marker (nbgrader's markers).
-* Markdown cells tagged ``solution`` become an answer prompt; cells tagged ``instructor`` are dropped.
+  ``raise NotImplementedError``, at the indentation of the ``BEGIN`` marker (nbgrader's markers). The markers
+  are exact: any line that looks like one but is not (``###BEGIN SOLUTION``, ``# end solution``,
+  ``### BEGIN_SOLUTION``, any case or spacing) stops the build, naming the notebook, cell and line, since
+  the answer after it would otherwise reach the students.
+* Markdown (and raw) cells tagged ``solution`` become an answer prompt, without their attachments; cells
+  tagged ``instructor`` are dropped. A code cell tagged ``solution`` stops the build: the build strips code
+  only between the markers, so put them around the answer and remove the tag. Markers in a markdown cell
+  not tagged ``solution`` stop it too.
 * Outputs, execution counts and widget state are cleared; ``# NBVAL_...`` lines are removed.
 * Header: a markdown cell tagged ``course-badge`` ("Open in Colab") and a code cell tagged
   ``course-setup`` (installs course_utils in Colab, checks the version) are stamped at the top of both
   the solution and the student notebook, from ``[tool.course]`` in pyproject.toml and
   ``course_utils.__version__``; edit those, never the stamped cells.
+* The build never destroys a cell it did not write. A cell tagged ``course-badge`` or ``course-setup`` is
+  replaced only when it is a stamp, of this build or an earlier one: a badge is a markdown cell holding
+  nothing but an "Open in Colab" link (``<a href="https://colab.research.google.com/github/..."
+  target="_parent"><img src=".../colab-badge.svg" alt="Open In Colab"/></a>``); a set-up cell is a code
+  cell whose first line is a stamp's title (``# @title Course set-up``; ``# Set-up: in Google Colab`` in the
+  first builds), which says ``Stamped by `python -m course_utils.build```, and whose last line is
+  ``course_utils.check_version(COURSE_VERSION)``. Any other cell carrying one of these tags (a cell of your
+  own that kept the tag when copied, text added before or after a stamp) stops the build with a message
+  naming it: remove the tag and the cell stays where it is. Changes inside a stamp, between its first and
+  last lines, are not kept (the stamp says "do not edit"): an earlier build's stamp cannot be told from an
+  edited one.
+* A solution file that is not a notebook (not UTF-8 JSON, or not an object with a list of cells) stops the
+  build with a message naming the file.
 """
 
 from __future__ import annotations
@@ -36,6 +55,15 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 ANSWER_PROMPT = "**Your answer:** _double-click here and write your answer._"
 BADGE_TAG, SETUP_TAG, SOLUTION_TAG, INSTRUCTOR_TAG = "course-badge", "course-setup", "solution", "instructor"
 NBVAL_MARKER = re.compile(r"^[ \t]*# NBVAL_[A-Z_]+[ \t]*\n?", flags=re.M)
+LOOKS_LIKE_MARKER = re.compile(r"\b(begin|end)[ \t_-]*solutions?\b", flags=re.I)  # exact markers match too
+# What makes a cell tagged course-badge / course-setup a stamp (see the module docstring)
+BADGE_STAMP = re.compile(
+    r'<a href="https://colab\.research\.google\.com/github/[^"<>]*" target="_parent"><img '
+    r'src="https://colab\.research\.google\.com/assets/colab-badge\.svg" alt="Open In Colab"/></a>'
+)
+SETUP_STAMP_TITLES = ("# @title Course set-up", "# Set-up: in Google Colab")
+SETUP_STAMP_NOTE = "Stamped by `python -m course_utils.build`"
+SETUP_STAMP_LAST_LINE = "course_utils.check_version(COURSE_VERSION)"
 
 
 class BuildError(ValueError):
@@ -74,7 +102,8 @@ def strip_solutions(code: str, where: str = "cell") -> str:
     """Replace every BEGIN/END SOLUTION region of ``code`` by a placeholder at the marker's indentation.
 
     Raises:
-        BuildError: markers are unbalanced, nested, or not alone on their line.
+        BuildError: markers are unbalanced, nested, or not alone on their line; a line looks like a marker
+            but is not exactly one.
     """
     out, indent, line_no = [], None, 0
     for line_no, line in enumerate(code.splitlines(keepends=True), 1):
@@ -92,6 +121,12 @@ def strip_solutions(code: str, where: str = "cell") -> str:
                     raise BuildError(f"{where}, line {line_no}: '{END}' without a '{BEGIN}' before it")
                 indent = None
             continue
+        if LOOKS_LIKE_MARKER.search(line):
+            raise BuildError(
+                f"{where}, line {line_no}: {stripped!r} looks like a solution marker but is not one, so the build "
+                f"would leave what follows in the student notebook. Write exactly '{BEGIN}' and '{END}' (three #, "
+                "capitals, one space), each alone on its line; if it is not a marker, reword it."
+            )
         if indent is None:
             out.append(line)
     if indent is not None:
@@ -189,9 +224,39 @@ def _stamped_version(cell) -> str | None:
     return match and match.group(1)
 
 
+def _is_stamp(cell, tag: str) -> bool:
+    """Whether ``cell``, tagged ``tag``, is a badge or set-up cell stamped by this build or an earlier one."""
+    src = _source(cell).strip()
+    if tag == BADGE_TAG:
+        return cell.get("cell_type") == "markdown" and BADGE_STAMP.fullmatch(src) is not None
+    lines = src.splitlines()
+    return (
+        cell.get("cell_type") == "code"
+        and bool(lines)
+        and lines[0].startswith(SETUP_STAMP_TITLES)
+        and SETUP_STAMP_NOTE in src
+        and lines[-1] == SETUP_STAMP_LAST_LINE
+    )
+
+
 def stamp_header(nb: dict, name: str, cfg: dict) -> dict:
     """Return ``nb`` with fresh badge and set-up cells at the top. The set-up cell's stored output and execution
-    count are kept while the version it checks stays the same (outside Colab, its output is that check)."""
+    count are kept while the version it checks stays the same (outside Colab, its output is that check).
+
+    Raises:
+        BuildError: a cell tagged ``course-badge`` or ``course-setup`` is not a stamp (see the module docstring):
+            replacing it would lose what the instructor wrote.
+    """
+    for i, cell in enumerate(nb["cells"]):
+        for tag in (BADGE_TAG, SETUP_TAG):
+            if tag in _tags(cell) and not _is_stamp(cell, tag):
+                what = "'Open in Colab' badge" if tag == BADGE_TAG else "set-up cell"
+                raise BuildError(
+                    f"{name}, cell {i} is tagged '{tag}' but is not the {what} that the build stamps: the build "
+                    f"replaces the cells with that tag, so your text would be lost. If it is a cell of your own, "
+                    f"remove the tag '{tag}' from it (it then stays where it is). To change the stamped cells, edit "
+                    "[tool.course] in pyproject.toml or badge_cell() / setup_cell() in course_utils/build.py."
+                )
     nb = copy.deepcopy(nb)
     old = {t: c for c in nb["cells"] for t in _tags(c) if t in (BADGE_TAG, SETUP_TAG)}
     rest = [c for c in nb["cells"] if not set(_tags(c)) & {BADGE_TAG, SETUP_TAG}]
@@ -216,14 +281,24 @@ def student_version(solution: dict, name: str, cfg: dict) -> dict:
         cell = copy.deepcopy(cell)
         src = _source(cell)
         if cell["cell_type"] == "code":
+            if SOLUTION_TAG in tags:
+                raise BuildError(
+                    f"{name}, cell {i}: a code cell tagged 'solution' would reach the students as it is (the build "
+                    f"strips code only between markers). Put '{BEGIN}' and '{END}' around the answer and remove "
+                    "the tag 'solution'."
+                )
             code = strip_solutions(src, f"{name}, cell {i}")
             cell["source"] = _lines(NBVAL_MARKER.sub("", code))  # testing markers mean nothing to students
             cell["outputs"], cell["execution_count"] = [], None
         elif SOLUTION_TAG in tags:
             cell["source"] = _lines(ANSWER_PROMPT)
             cell["metadata"]["tags"] = [t for t in tags if t != SOLUTION_TAG]
-        elif BEGIN in src:
-            raise BuildError(f"{name}, cell {i}: solution markers in a markdown cell; tag the cell 'solution' instead")
+            cell.pop("attachments", None)  # the answer's pictures
+        elif LOOKS_LIKE_MARKER.search(src):
+            raise BuildError(
+                f"{name}, cell {i}: solution markers (or text like them) in a {cell['cell_type']} cell, which the "
+                "build would copy as it is: tag the cell 'solution' (it becomes an answer prompt), or reword it"
+            )
         meta = cell.get("metadata", {})
         for key in ("execution", "collapsed", "scrolled"):
             meta.pop(key, None)
@@ -239,6 +314,42 @@ def dumps(nb: dict) -> str:
 
 
 # ---------------------------------------------------------------- whole-course operations
+def read_notebook(path: Path, root: Path = ROOT) -> dict:
+    """The notebook in ``path``, checked to be one: a JSON object with a list of cells (code, markdown or raw,
+    each with a text source).
+
+    Raises:
+        BuildError: it is not, with the file's name and what to do.
+    """
+    shown = path.relative_to(root) if path.is_relative_to(root) else path
+    fix = f"Restore it (git checkout -- {shown}) or save it again from Jupyter."
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise BuildError(f"{shown} is not a Jupyter notebook: it is not UTF-8 text (byte {e.start}). {fix}") from None
+    except json.JSONDecodeError as e:
+        raise BuildError(f"{shown} is not a Jupyter notebook: its JSON is invalid ({e}). {fix}") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        found = f"a JSON {type(nb).__name__}" if not isinstance(nb, dict) else "an object without a list of cells"
+        raise BuildError(
+            f"{shown} is not a Jupyter notebook: a notebook is a JSON object with a list 'cells'; found {found}. {fix}"
+        )
+    for i, cell in enumerate(nb["cells"]):
+        src = cell.get("source", "") if isinstance(cell, dict) else None
+        if (
+            not isinstance(cell, dict)
+            or cell.get("cell_type") not in ("code", "markdown", "raw")
+            or not isinstance(cell.get("metadata", {}), dict)
+            or not isinstance(cell.get("metadata", {}).get("tags", []), list)
+            or not (isinstance(src, str) or (isinstance(src, list) and all(isinstance(s, str) for s in src)))
+        ):
+            raise BuildError(
+                f"{shown} is not a Jupyter notebook: its cell {i} is not a code, markdown or raw cell with a text "
+                f"source and a list of tags. {fix}"
+            )
+    return nb
+
+
 def planned_writes(root: Path = ROOT) -> dict[Path, str]:
     """Every file the build would write, with its content."""
     cfg = course_config(root)
@@ -247,10 +358,7 @@ def planned_writes(root: Path = ROOT) -> dict[Path, str]:
     if not solutions:
         raise BuildError(f"no solution notebooks (NN_name.ipynb) in {root / 'solutions'}")
     for path in solutions:
-        try:
-            nb = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise BuildError(f"{path} is not valid notebook JSON: {e}") from None
+        nb = read_notebook(path, root)
         writes[path] = dumps(stamp_header(nb, path.name, cfg))
         writes[root / "notebooks" / path.name] = dumps(student_version(nb, path.name, cfg))
     return writes

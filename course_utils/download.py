@@ -20,7 +20,9 @@ network needs. Wrapping pooch to get both would leave this module as long as it 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
+import socket
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,9 +106,11 @@ def fetch(
         remote: a key of :data:`REMOTES` (``"kromp2020"``, ``"bsds300"``) or a :class:`Remote`.
         cache: the folder to use instead of :func:`cache_dir`.
         progress: show a ``tqdm.auto`` bar while downloading.
+        timeout: seconds without any data from the server after which the download gives up.
 
     Raises:
-        DownloadError: the network failed (nothing is left behind), the bytes have the wrong SHA-256
+        DownloadError: the network failed: no connection, a server that stops sending for ``timeout``
+            seconds, a connection reset or closed early (nothing is left behind), the bytes have the wrong SHA-256
             (the temporary file is deleted), or a file already in the cache has the wrong SHA-256 (it is
             left alone: the message says to delete it or to put the right file there).
     """
@@ -127,24 +131,33 @@ def fetch(
             )
         return target
     h = hashlib.sha256()
-    with atomic_path(target) as tmp:
+
+    def network_error(why) -> DownloadError:
+        return DownloadError(
+            f"could not download {remote.url}: {why}. Check the internet connection and run again, or download "
+            f"the file yourself and save it as {target}."
+        )
+
+    with atomic_path(target) as tmp:  # deleted if anything below raises
         with open(tmp, "wb") as out:
+            size = 0
             try:
-                response = urllib.request.urlopen(remote.url, timeout=timeout)
-            except OSError as e:
-                raise DownloadError(
-                    f"could not download {remote.url}: {e}. Check the internet connection, or download the file "
-                    f"yourself and save it as {target}."
-                ) from None
-            with response:
-                total = int(response.headers.get("Content-Length") or 0) or None
-                with tqdm(
-                    total=total, unit="B", unit_scale=True, desc=remote.filename, disable=not progress, leave=False
-                ) as bar:
-                    while block := response.read(1 << 20):
-                        out.write(block)
-                        h.update(block)
-                        bar.update(len(block))
+                with urllib.request.urlopen(remote.url, timeout=timeout) as response:
+                    total = int(response.headers.get("Content-Length") or 0) or None
+                    with tqdm(
+                        total=total, unit="B", unit_scale=True, desc=remote.filename, disable=not progress, leave=False
+                    ) as bar:
+                        while block := response.read(1 << 20):
+                            out.write(block)
+                            h.update(block)
+                            size += len(block)
+                            bar.update(len(block))
+            except (TimeoutError, socket.timeout):  # the server stopped sending (one class since Python 3.10)
+                raise network_error(f"the server sent no data for {timeout:g} s") from None
+            except (OSError, http.client.HTTPException) as e:  # no connection, reset, HTTP error, bad response
+                raise network_error(str(e) or type(e).__name__) from None
+            if total is not None and size < total:
+                raise network_error(f"the connection was closed after {size} of {total} bytes")
         got = h.hexdigest()
         if got != want:  # raised inside the block: the temporary file is deleted
             raise DownloadError(

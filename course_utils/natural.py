@@ -17,10 +17,12 @@ fixed centre crops with fixed noise for testing.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import tarfile
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -124,13 +126,125 @@ def folder_images(folder, gray: bool = True) -> list[torch.Tensor]:
 
 
 def _safe_extract(archive: Path, dest: Path) -> None:
-    """Extract a tar archive into ``dest``, refusing members that would land outside it."""
+    """Extract a tar archive into ``dest``: regular files and folders only, all inside ``dest`` (anything else is
+    refused before a byte is written), without setuid, setgid or sticky bits and without group/other write
+    permission (tarfile's ``"data"`` filter; the same by hand on Pythons that lack it)."""
     with tarfile.open(archive) as tar:
-        for m in tar.getmembers():
+        members = tar.getmembers()
+        for m in members:
             target = (dest / m.name).resolve()
             if not (m.isfile() or m.isdir()) or not str(target).startswith(str(dest.resolve()) + os.sep):
                 raise ValueError(f"{archive}: unsafe member {m.name!r}; the archive is not BSDS300")
-        tar.extractall(dest)
+        if hasattr(tarfile, "data_filter"):  # Python 3.12, and 3.8.17 / 3.9.17 / 3.10.12 / 3.11.4 onwards
+            try:
+                tar.extractall(dest, members=members, filter="data")
+            except tarfile.FilterError as e:
+                raise ValueError(f"{archive}: unsafe member ({e}); the archive is not BSDS300") from None
+        else:
+            for m in members:
+                m.mode = (m.mode & 0o755) | (0o700 if m.isdir() else 0o600)
+                m.uname = m.gname = ""  # owned by whoever unpacks it, also when that is root
+                m.uid, m.gid = getattr(os, "geteuid", lambda: 0)(), getattr(os, "getegid", lambda: 0)()
+            tar.extractall(dest, members=members)
+
+
+UNPACKED = ".course-unpacked.json"  # in BSDS300/: every file the course unpacked there, with its size
+BSDS300_COUNTS = {"train": 200, "test": 100}  # images of the published archive
+
+
+def _listing(root: Path) -> dict[str, int]:
+    """Every file under ``root`` (but the record of the unpacking): relative path -> size in bytes."""
+    return {
+        p.relative_to(root).as_posix(): p.stat().st_size
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != UNPACKED
+    }
+
+
+def _archive_listing(archive: Path) -> dict[str, int] | None:
+    """The files of a BSDS300 archive, relative to the folder holding ``images/``, with their sizes."""
+    with tarfile.open(archive) as tar:
+        files = [m for m in tar.getmembers() if m.isfile()]
+    prefixes = {m.name.split("images/train/")[0] for m in files if "images/train/" in m.name}
+    if len(prefixes) != 1:
+        return None
+    prefix = prefixes.pop()
+    return {m.name[len(prefix) :]: m.size for m in files if m.name.startswith(prefix)}
+
+
+def _not_there(root: Path, expected: dict[str, int]) -> list[str]:
+    """The files of ``expected`` missing under ``root`` or of another size (cut short)."""
+    return [rel for rel, size in expected.items() if not (root / rel).is_file() or (root / rel).stat().st_size != size]
+
+
+def _incomplete(root: Path, archive: Path, remote) -> list[str]:
+    """What is missing in the unpacked folder ``root`` (empty: nothing). Checked against the record the course
+    wrote when it unpacked the folder; for a folder unpacked otherwise (by hand, by an earlier version), against
+    the archive when it is in the cache (and the record is then written), else by the published counts of
+    images (for the published archive only; another archive's folder cannot be checked without it)."""
+    from .download import REMOTES, sha256sum
+
+    if not all((root / "images" / split).is_dir() for split in BSDS300_COUNTS):
+        return [f"images/{split}/" for split in BSDS300_COUNTS if not (root / "images" / split).is_dir()]
+    record = root / UNPACKED
+    if record.is_file():
+        try:
+            expected = json.loads(record.read_text(encoding="utf-8"))["files"]
+            expected = {str(k): int(v) for k, v in expected.items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return [f"{UNPACKED} (damaged)"]
+        return _not_there(root, expected)
+    if archive.is_file() and sha256sum(archive) == remote.sha256.lower():
+        expected = _archive_listing(archive)
+        if expected is not None:
+            missing = _not_there(root, expected)
+            if not missing:
+                try:
+                    record.write_text(json.dumps({"files": expected}, indent=1, sort_keys=True), encoding="utf-8")
+                except OSError:  # a read-only folder: it is checked against the archive each time
+                    pass
+            return missing
+    if remote.sha256.lower() == REMOTES["bsds300"].sha256:
+        found = {split: len(list((root / "images" / split).glob("*.jpg"))) for split in BSDS300_COUNTS}
+        return [f"images/{s}/ ({found[s]} of {n} images)" for s, n in BSDS300_COUNTS.items() if found[s] != n]
+    return []
+
+
+def _unpack(archive: Path, root: Path, missing: list[str]) -> None:
+    """Unpack ``archive`` into a temporary folder beside ``root``, record its files, and rename it into place.
+    An incomplete ``root`` (``missing`` says what it lacks) is set aside first and then deleted, unless it holds
+    files that are not in the archive: those are kept, and a warning says where."""
+    folder = root.parent
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix="BSDS300.", suffix=".part"))
+    try:
+        _safe_extract(archive, tmp)
+        found = next((p.parent for p in tmp.rglob("images") if (p / "train").is_dir()), None)
+        if found is None:
+            raise ValueError(f"{archive} has no images/train folder: it is not the BSDS300 archive")
+        listing = _listing(found)
+        (found / UNPACKED).write_text(json.dumps({"files": listing}, indent=1, sort_keys=True), encoding="utf-8")
+        if not (root.exists() or root.is_symlink()):
+            os.replace(found, root)
+            return
+        aside = Path(tempfile.mkdtemp(dir=folder, prefix="BSDS300.", suffix=".incomplete"))
+        os.replace(root, aside / root.name)
+        os.replace(found, root)
+        yours = [rel for rel in _listing(aside / root.name) if rel not in listing]
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        message = (
+            f"the BSDS300 folder {root} was incomplete ({len(missing)} missing or cut short: {shown}), probably "
+            f"from an interrupted unpacking; it was unpacked again from the verified archive {archive}."
+        )
+        if yours:
+            message += (
+                f" The incomplete folder held {len(yours)} file(s) that are not in the archive "
+                f"({', '.join(yours[:3])}): they are kept in {aside / root.name}; move what you need, then delete it."
+            )
+        else:
+            shutil.rmtree(aside)
+        warnings.warn(message, stacklevel=3)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def load_bsds300(
@@ -139,26 +253,29 @@ def load_bsds300(
     """The BSDS300 ``split`` ("train": 200 images, "test": 100) as (C, H, W) tensors in [0, 1].
 
     The archive is downloaded once (SHA-256 checked), then unpacked once into ``BSDS300/`` of the cache
-    (into a temporary folder first: an interrupted unpacking leaves nothing half-done)."""
-    from .download import REMOTES, cache_dir, fetch
+    (into a temporary folder first, renamed when complete: an interrupted unpacking leaves nothing half-done).
+    A ``BSDS300/`` folder with files missing or cut short (unpacked by hand, or by an earlier version, and
+    interrupted) is found and unpacked again from the verified archive (see :func:`_incomplete`); files of
+    yours in it are never deleted."""
+    from .download import REMOTES, DownloadError, cache_dir, fetch
 
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     remote = REMOTES[remote] if isinstance(remote, str) else remote
     folder = Path(cache) if cache is not None else cache_dir()
     root = folder / "BSDS300"
-    if not (root / "images" / split).is_dir():
-        archive = fetch(remote, cache=folder, progress=progress)
-        tmp = Path(tempfile.mkdtemp(dir=folder, prefix="BSDS300.", suffix=".part"))
+    missing = _incomplete(root, folder / remote.filename, remote) if root.is_dir() else None
+    if missing is None or missing:
         try:
-            _safe_extract(archive, tmp)
-            found = next((p.parent for p in tmp.rglob("images") if (p / "train").is_dir()), None)
-            if found is None:
-                raise ValueError(f"{archive} has no images/train folder: it is not the BSDS300 archive")
-            if not root.exists():
-                os.replace(found, root)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            archive = fetch(remote, cache=folder, progress=progress)
+        except DownloadError as e:
+            if not missing:
+                raise
+            raise DownloadError(
+                f"the BSDS300 folder {root} is incomplete ({', '.join(missing[:3])}), and the archive to unpack it "
+                f"again is not here: {e}"
+            ) from None
+        _unpack(archive, root, missing or [])
     return folder_images(root / "images" / split, gray)
 
 

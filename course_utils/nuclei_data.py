@@ -9,7 +9,8 @@ the rest for testing (``.train`` and ``.test`` are (X, Y) pairs).
   with a fixed seed: offline, identical on every machine.
 * :func:`load_kromp`: Kromp et al. 2020, "An annotated fluorescence image dataset for training nuclear
   segmentation methods", Scientific Data 7:262: 79 images, downloaded once (checksum verified) and
-  cached as ``.npz`` (read with ``allow_pickle=False``).
+  cached as ``.npz`` (read with ``allow_pickle=False``; a damaged cache file stops with a message that
+  says to delete it, and is never deleted or overwritten by the course).
 * :func:`load_folder`: your own data, PNG / TIFF / JPEG images with masks of the same name.
 """
 
@@ -104,6 +105,38 @@ def _kromp_pairs(zip_path: Path) -> list[tuple[str, str, str]]:
     return [(s, raw[s], truth[s]) for s in stems]
 
 
+def _read_cached(cached: Path, size: int) -> SegmentationData:
+    """The arrays cached by :func:`load_kromp`, checked.
+
+    Raises:
+        ValueError: the file is damaged (cut short, not a .npz of plain arrays, arrays missing or of the wrong
+            shapes), with where it is and what to do; the file is left as it is.
+    """
+    try:
+        with np.load(cached, allow_pickle=False) as f:
+            X, Y, names, n_train = f["X"], f["Y"], [str(s) for s in f["names"]], int(f["n_train"])
+    except KeyError as e:
+        problem = f"an array is missing: {e.args[0] if e.args else e}"
+    except ValueError as e:  # NumPy's words here would suggest an unsafe setting: not repeated
+        problem = "it holds Python objects, not only arrays" if "pickle" in str(e) else "it is not a .npz of arrays"
+    except (OSError, EOFError, zipfile.BadZipFile):
+        problem = "it is cut short or not a .npz file"
+    except TypeError:  # names or n_train of the wrong form
+        problem = "its arrays are not those load_kromp writes"
+    else:
+        expected = (len(X), 1, size, size)
+        if X.shape != expected or Y.shape != expected or X.dtype.kind != "f" or Y.dtype.kind != "f":
+            problem = f"X and Y must be float arrays of shape {expected}, found {X.shape} and {Y.shape}"
+        elif len(names) != len(X) or not 0 < n_train <= len(X):
+            problem = f"{len(names)} names and {n_train} training images for {len(X)} images"
+        else:
+            return SegmentationData(torch.from_numpy(X), torch.from_numpy(Y), n_train, names)
+    raise ValueError(
+        f"the cached arrays {cached} are damaged ({problem}). Delete that file and run again: it is rebuilt from "
+        "the Kromp archive (downloaded again if it is not in the cache)."
+    )
+
+
 def load_kromp(
     size: int = LAB_SIZE, *, remote: Remote | str = "kromp2020", cache=None, n_test: int = N_TEST, progress: bool = True
 ) -> SegmentationData:
@@ -118,9 +151,7 @@ def load_kromp(
     folder = Path(cache) if cache is not None else cache_dir()
     cached = folder / f"{Path(remote.filename).stem}_{size}.npz"
     if cached.exists():
-        with np.load(cached, allow_pickle=False) as f:
-            X, Y, names, n_train = f["X"], f["Y"], [str(s) for s in f["names"]], int(f["n_train"])
-        return SegmentationData(torch.from_numpy(X), torch.from_numpy(Y), n_train, names)
+        return _read_cached(cached, size)
     archive = fetch(remote, cache=folder, progress=progress)
     pairs = _kromp_pairs(archive)
     images, masks = [], []

@@ -121,7 +121,7 @@ def test_header_is_stamped_once_and_keeps_setup_outputs():
     # a solution's badge opens the student version: solutions/ is never published
     assert "/blob/v9.9/notebooks/01_t.ipynb" in "".join(twice["cells"][0]["source"])
     older = copy.deepcopy(once)  # a set-up cell stamped by an older build, same version: its output is kept
-    older["cells"][1]["source"] = 'COURSE_VERSION = "9.9"\nimport course_utils\n'
+    older["cells"][1]["source"] = OLDER_SETUP
     assert B.stamp_header(older, "01_t.ipynb", CFG)["cells"][1]["outputs"] == once["cells"][1]["outputs"]
     new_cfg = dict(CFG, ref="v10", version="10")
     restamped = B.stamp_header(once, "01_t.ipynb", new_cfg)
@@ -218,3 +218,160 @@ def test_progress_bars_are_recognised():
     }
     text = {"output_type": "stream", "name": "stdout", "text": "50%| 1/2"}
     assert B._is_progress_bar(bar) and not B._is_progress_bar(widget) and not B._is_progress_bar(text)
+
+
+# ---------------------------------------------------------------- the build never leaks an answer, never loses a cell
+NEAR_MISSES = [
+    "###BEGIN SOLUTION",
+    "### begin solution",
+    "# BEGIN SOLUTION",
+    "###  BEGIN SOLUTION",
+    "### BEGIN SOLUTION ###",
+    "## Begin Solution",
+    "### BEGIN_SOLUTION",
+    "###END SOLUTION",
+    "### end solution",
+    "# END SOLUTION",
+]
+
+
+@pytest.mark.parametrize("marker", NEAR_MISSES)
+def test_near_miss_markers_are_refused(marker):
+    code = f"x = 1\n{marker}\nanswer = 42  # SECRET\n"
+    sol = notebook(cell("markdown", "# T"), cell("code", code))
+    with pytest.raises(B.BuildError, match=r"07_x\.ipynb, cell 3, line 2: .*(looks like a solution marker|alone on)"):
+        B.student_version(sol, "07_x.ipynb", CFG)
+
+
+def test_near_miss_markers_in_untagged_markdown_are_refused():
+    sol = notebook(cell("markdown", "# begin solution\nThe answer is 42.\n# end solution"))
+    with pytest.raises(B.BuildError, match=r"01_a\.ipynb, cell 2: .*tag the cell 'solution'"):
+        B.student_version(sol, "01_a.ipynb", CFG)
+
+
+def test_a_code_cell_tagged_solution_is_refused():
+    sol = notebook(cell("code", "answer = 42  # SECRET", tags=["solution"]))
+    with pytest.raises(B.BuildError, match=r"01_a\.ipynb, cell 2: a code cell tagged 'solution'.*BEGIN SOLUTION"):
+        B.student_version(sol, "01_a.ipynb", CFG)
+
+
+def test_attachments_of_solution_and_instructor_cells_never_reach_students():
+    secret = {"answer.png": {"image/png": "U0VDUkVU"}}  # base64 of SECRET
+    kept = {"figure.png": {"image/png": "RklHVVJF"}}
+    sol = notebook(
+        dict(cell("markdown", "![](attachment:answer.png)", tags=["solution"]), attachments=secret),
+        dict(cell("markdown", "![](attachment:answer.png)", tags=["instructor"]), attachments=secret),
+        dict(cell("markdown", "![](attachment:figure.png)"), attachments=kept),
+    )
+    st = B.student_version(sol, "01_a.ipynb", CFG)
+    assert "U0VDUkVU" not in B.dumps(st)
+    assert "attachments" not in st["cells"][2] and st["cells"][3]["attachments"] == kept
+
+
+def test_no_solution_text_reaches_notebooks(tmp_path):
+    """Fixture notebooks with near-miss markers: the build stops, naming the notebook and the cell, and writes
+    nothing; with exact markers, tags and attachments, no answer reaches notebooks/."""
+    root = tmp_path / "course"
+    (root / "solutions").mkdir(parents=True)
+    (root / "notebooks").mkdir()
+    shutil.copy(ROOT / "pyproject.toml", root)
+    good = notebook(
+        cell("markdown", "# Good"),
+        cell("code", "def f():\n    ### BEGIN SOLUTION\n    return 'SECRET-1'\n    ### END SOLUTION\n"),
+        dict(cell("markdown", "Answer: SECRET-2 ![](attachment:a.png)", tags=["solution"]), attachments={"a.png": {}}),
+        cell("markdown", "Notes: SECRET-3", tags=["instructor"]),
+    )
+    (root / "solutions" / "01_good.ipynb").write_text(B.dumps(good))
+    for marker in NEAR_MISSES:
+        bad = notebook(cell("code", f"x = 1\n{marker}\nanswer = 'SECRET-4'\n"))
+        (root / "solutions" / "02_bad.ipynb").write_text(B.dumps(bad))
+        with pytest.raises(B.BuildError, match=r"02_bad\.ipynb, cell 2"):
+            B.build(root)
+        assert list((root / "notebooks").iterdir()) == []  # nothing written, not even the good notebook
+    (root / "solutions" / "02_bad.ipynb").unlink()
+    assert B.build(root)
+    text = (root / "notebooks" / "01_good.ipynb").read_text()
+    assert "SECRET" not in text and "a.png" not in text
+
+
+OLDER_SETUP = (  # the set-up cell stamped by the first build of the course (commit 8268ff2)
+    "# Set-up: in Google Colab this installs the course package (a minute); anywhere else it does nothing\n"
+    "# but check the version. Stamped by `python -m course_utils.build` from pyproject.toml: do not edit.\n"
+    "import sys, subprocess\n"
+    'COURSE_VERSION = "9.9"\n'
+    'if "google.colab" in sys.modules:\n'
+    '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", '
+    '"course_utils @ git+https://github.com/me/course@v9.9"], check=True)\n'
+    "import course_utils\n"
+    "course_utils.check_version(COURSE_VERSION)"
+)
+
+
+def test_an_earlier_stamp_is_replaced_and_keeps_its_output():
+    sol = notebook(
+        cell(
+            "markdown",
+            '<a href="https://colab.research.google.com/github/me/course/blob/v1/x.ipynb" '
+            'target="_parent"><img src="https://colab.research.google.com/assets/colab-badge.svg" '
+            'alt="Open In Colab"/></a>',
+            tags=["course-badge"],
+        ),
+        cell("code", OLDER_SETUP, tags=["course-setup"], outputs=[{"output_type": "stream", "text": "banner"}]),
+        cell("code", "x = 1"),
+    )
+    new = B.stamp_header(sol, "01_t.ipynb", CFG)
+    assert B._source(new["cells"][1]) == B._source(B.setup_cell(CFG))
+    assert new["cells"][1]["outputs"] == [{"output_type": "stream", "text": "banner"}]  # same version: kept
+    assert "/blob/v9.9/notebooks/01_t.ipynb" in B._source(new["cells"][0])
+    assert [B._source(c) for c in new["cells"][2:]] == ["x = 1"]
+    other = B.stamp_header(new, "01_t.ipynb", dict(CFG, version="10", ref="v10"))  # this build's stamp, older values
+    assert 'COURSE_VERSION, COURSE_RELEASE = "10", "v10"' in B._source(other["cells"][1])
+    assert len(other["cells"]) == 3
+
+
+@pytest.mark.parametrize(
+    "kind, src, tag",
+    [
+        ("code", "import numpy as np  # my imports", "course-setup"),  # a copied cell kept its tag
+        ("code", OLDER_SETUP + "\nimport numpy as np", "course-setup"),  # a line added to the stamp
+        ("code", "import numpy as np\n" + OLDER_SETUP, "course-setup"),
+        ("markdown", "# Welcome to the course", "course-badge"),
+        ("markdown", "Read this first.", "course-setup"),
+        ("code", "print('hello')", "course-badge"),
+    ],
+)
+def test_an_instructors_cell_with_a_header_tag_is_never_destroyed(tmp_path, kind, src, tag):
+    header = [B.badge_cell("01_t.ipynb", CFG), B.setup_cell(CFG)]
+    sol = notebook(*header, cell("markdown", "# T"), cell(kind, src, tags=[tag]))
+    with pytest.raises(B.BuildError, match=rf"01_t\.ipynb, cell 3 is tagged '{tag}' but .*remove the tag"):
+        B.stamp_header(sol, "01_t.ipynb", CFG)
+    edited = B.stamp_header(notebook(cell("code", "x = 1")), "01_t.ipynb", CFG)
+    edited["cells"][1]["source"] += "\nprint('mine')"  # an edit after the stamp's last line
+    with pytest.raises(B.BuildError, match=r"cell 1 is tagged 'course-setup'"):
+        B.stamp_header(edited, "01_t.ipynb", CFG)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[]",
+        "{}",
+        '{"cells": {}}',
+        '{"cells": [1, 2]}',
+        '"text"',
+        '{"cells": [{"cell_type": "code", "source": 1}]}',
+        '{"cells": [{"cell_type": "markdown", "source": "", "metadata": {"tags": "solution"}}]}',
+        "\udcff",
+    ],
+)
+def test_a_solution_file_that_is_not_a_notebook_gives_a_message(tmp_path, content):
+    root = tmp_path / "course"
+    (root / "solutions").mkdir(parents=True)
+    shutil.copy(ROOT / "pyproject.toml", root)
+    path = root / "solutions" / "01_a.ipynb"
+    if content == "\udcff":
+        path.write_bytes(b"\xff\xfe not utf-8")
+    else:
+        path.write_text(content)
+    with pytest.raises(B.BuildError, match=r"solutions/01_a\.ipynb is not a Jupyter notebook"):
+        B.planned_writes(root)

@@ -5,6 +5,8 @@ import functools
 import hashlib
 import http.server
 import io
+import socket
+import struct
 import threading
 import zipfile
 
@@ -31,6 +33,20 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.wfile.flush()
             self.connection.close()
             return
+        if self.path.startswith(("/stall", "/reset")):  # headers and a first block, then silence or a reset
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.wfile.flush()
+            if self.path.startswith("/stall"):
+                self.server.stop.wait(10)  # until the test is over (bounded)
+            else:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            self.wfile = io.BytesIO()  # nothing more to send on the closed socket
+            return
         super().do_GET()
 
 
@@ -39,9 +55,11 @@ def server(tmp_path):
     root = tmp_path / "www"
     root.mkdir()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
+    httpd.stop = threading.Event()
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.stop.set()
     httpd.shutdown()
 
 
@@ -77,9 +95,21 @@ def test_network_errors_leave_nothing(server, tmp_path):
     root, base = server
     with pytest.raises(DownloadError, match="could not download"):
         fetch(Remote(f"{base}/missing.bin", "0" * 64, "missing.bin"), cache=tmp_path / "c1", progress=False)
-    with pytest.raises((DownloadError, OSError)):
+    with pytest.raises(DownloadError, match="could not download .*Check the internet connection"):
         fetch(Remote(f"{base}/truncated", "0" * 64, "t.bin"), cache=tmp_path / "c2", progress=False)
     assert list((tmp_path / "c1").iterdir()) == [] and list((tmp_path / "c2").iterdir()) == []
+
+
+@pytest.mark.parametrize("path, reason", [("stall", "no data for 0.3 s"), ("reset", "reset")])
+def test_a_stalled_or_reset_download_is_a_download_error(server, tmp_path, path, reason):
+    root, base = server
+    cache = tmp_path / "cache"
+    with pytest.raises(DownloadError) as info:
+        fetch(Remote(f"{base}/{path}", "0" * 64, "s.bin"), cache=cache, progress=False, timeout=0.3)
+    message = str(info.value)
+    assert f"could not download {base}/{path}" in message and reason in message
+    assert "Check the internet connection" in message and f"save it as {cache / 's.bin'}" in message
+    assert list(cache.iterdir()) == []  # nothing partial
 
 
 def test_a_bad_cached_file_is_never_overwritten(server, tmp_path):
@@ -191,3 +221,47 @@ def test_load_folder_pairs_by_name(tmp_path):
     (masks / "broken.tif").write_bytes(b"not a tiff")
     with pytest.raises(ValueError, match="cannot read image .*broken.tif"):
         load_folder(imgs, masks)
+
+
+def _npz_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+GOOD = dict(X=np.zeros((3, 1, 128, 128), np.float32), Y=np.zeros((3, 1, 128, 128), np.float32))
+GOOD_NPZ = _npz_bytes(**GOOD, names=np.array(["a", "b", "c"]), n_train=2)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"not a numpy file at all",  # NumPy reads it as a pickle and advises allow_pickle=True
+        GOOD_NPZ[: len(GOOD_NPZ) // 2],  # cut short
+        _npz_bytes(**GOOD, names=np.array([object()], dtype=object), n_train=2),  # a pickle inside
+        _npz_bytes(X=GOOD["X"], names=np.array(["a", "b", "c"]), n_train=2),  # no Y
+        _npz_bytes(X=GOOD["X"], Y=GOOD["Y"][:2], names=np.array(["a", "b", "c"]), n_train=2),  # shapes differ
+        _npz_bytes(**GOOD, names=np.array(["a", "b", "c"]), n_train=7),
+    ],
+    ids=["not npz", "cut short", "pickle", "no Y", "shapes", "n_train"],
+)
+def test_a_damaged_kromp_cache_says_what_to_do(tmp_path, content):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    npz = cache / "kromp_test_128.npz"
+    npz.write_bytes(content)
+    r = Remote("http://127.0.0.1:9/none", "0" * 64, "kromp_test.zip")
+    with pytest.raises(ValueError) as info:
+        load_kromp(remote=r, cache=cache, progress=False)
+    message = str(info.value)
+    assert f"the cached arrays {npz} are damaged" in message and "Delete that file and run again" in message
+    assert "allow_pickle" not in message and "pickle=" not in message
+    assert npz.read_bytes() == content  # the file is left as it was
+
+
+def test_a_good_kromp_cache_is_read(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "kromp_test_128.npz").write_bytes(GOOD_NPZ)
+    data = load_kromp(remote=Remote("http://127.0.0.1:9/none", "0" * 64, "kromp_test.zip"), cache=cache)
+    assert data.X.shape == (3, 1, 128, 128) and data.n_train == 2 and data.names == ["a", "b", "c"]

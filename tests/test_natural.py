@@ -151,3 +151,105 @@ def test_noisy_crops_train_and_test():
     assert torch.equal(test[0][1], images[0][:, 6:54, 16:64])  # the centre crop
     with pytest.raises(ValueError, match="no image is at least 100x100"):
         NoisyCrops(images, 100, sigma=25)
+
+
+# ---------------------------------------------------------------- BSDS300: a partial folder is repaired, safe modes
+import os  # noqa: E402
+import stat  # noqa: E402
+import warnings  # noqa: E402
+
+SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+
+
+def _cached_bsds(tmp_path, data=None):
+    """A cache folder holding a BSDS300-like archive, and the Remote that names it (never reached)."""
+    data = data or _bsds_tgz()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "BSDS300-images.tgz").write_bytes(data)
+    return cache, Remote("http://127.0.0.1:9/none", hashlib.sha256(data).hexdigest(), "BSDS300-images.tgz")
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_partial_bsds300_folder_is_repaired(tmp_path):
+    cache, remote = _cached_bsds(tmp_path)
+    assert len(load_bsds300("train", remote=remote, cache=cache, progress=False)) == 4
+    root = cache / "BSDS300"
+    complete = _files(root)
+    train = sorted((root / "images" / "train").iterdir())
+    train[0].unlink()  # an interrupted unpacking: a file missing, another cut short
+    train[1].write_bytes(train[1].read_bytes()[:100])
+    with pytest.warns(UserWarning, match=r"BSDS300 .* was incomplete .* unpacked again"):
+        images = load_bsds300("train", remote=remote, cache=cache, progress=False)
+    assert len(images) == 4 and _files(root) == complete
+    assert sorted(p.name for p in cache.iterdir()) == ["BSDS300", "BSDS300-images.tgz"]  # nothing half-done left
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a complete folder is used as it is
+        assert len(load_bsds300("test", remote=remote, cache=cache, progress=False)) == 2
+
+
+def test_a_partial_bsds300_folder_made_by_hand_is_repaired(tmp_path):
+    """A folder unpacked by hand (no record of the course's unpacking), interrupted: the test images are
+    missing. Checked against the archive in the cache; a file of the user's in it is kept aside."""
+    cache, remote = _cached_bsds(tmp_path)
+    with tarfile.open(cache / "BSDS300-images.tgz") as tar:
+        tar.extractall(cache, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(cache)
+    complete = _files(cache / "BSDS300")
+    for p in (cache / "BSDS300" / "images" / "test").iterdir():
+        p.unlink()
+    (cache / "BSDS300" / "my_notes.txt").write_text("mine")
+    with pytest.warns(UserWarning, match=r"my_notes.txt.*kept in .*BSDS300\..*incomplete"):
+        assert len(load_bsds300("test", remote=remote, cache=cache, progress=False)) == 2
+    assert {k: v for k, v in _files(cache / "BSDS300").items() if not k.startswith(".")} == complete
+    (aside,) = cache.glob("BSDS300.*incomplete")
+    assert (aside / "BSDS300" / "my_notes.txt").read_text() == "mine"  # never deleted
+
+
+def test_an_official_bsds300_folder_without_its_archive_is_checked_by_count(tmp_path):
+    from PIL import Image
+
+    from course_utils.download import REMOTES, DownloadError
+
+    remote = Remote("http://127.0.0.1:9/none", REMOTES["bsds300"].sha256, "BSDS300-images.tgz")
+    root = tmp_path / "BSDS300" / "images"
+    for split, n in (("train", 200), ("test", 100)):
+        (root / split).mkdir(parents=True)
+        for i in range(n):
+            Image.new("L", (4, 4), i).save(root / split / f"{i}.jpg")
+    assert len(load_bsds300("test", remote=remote, cache=tmp_path, progress=False)) == 100  # offline: fine
+    (root / "train" / "7.jpg").unlink()
+    with pytest.raises(DownloadError, match="could not download"):  # 199 of 200: the archive is needed
+        load_bsds300("test", remote=remote, cache=tmp_path, progress=False)
+    assert len(list((root / "train").iterdir())) == 199  # left as it was
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["data filter", "older Python"])
+def test_bsds300_extraction_drops_special_mode_bits(tmp_path, monkeypatch, fallback):
+    if fallback:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    buf = io.BytesIO()
+    (name, jpeg), (name2, jpeg2) = _jpegs(2)
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for path, mode in (("BSDS300", 0o1777), ("BSDS300/images", 0o2775), ("BSDS300/images/train", 0o755)):
+            info = tarfile.TarInfo(path)
+            info.type, info.mode = tarfile.DIRTYPE, mode
+            tar.addfile(info)
+        for path, data, mode in ((name, jpeg, 0o4755), (name2, jpeg2, 0o6777)):
+            info = tarfile.TarInfo(f"BSDS300/images/train/{path}")
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo("BSDS300/images/test")
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+    cache, remote = _cached_bsds(tmp_path, buf.getvalue())
+    umask = os.umask(0o022)  # new folders: rwxr-xr-x, whatever the machine's setting
+    try:
+        assert len(load_bsds300("train", remote=remote, cache=cache, progress=False)) == 2
+    finally:
+        os.umask(umask)
+    for p in [cache / "BSDS300", *(cache / "BSDS300").rglob("*")]:
+        mode = p.stat().st_mode
+        assert not mode & SPECIAL_BITS and not mode & 0o022, (p, oct(mode))

@@ -74,3 +74,49 @@ def test_version_handshake(capsys):
     with pytest.warns(UserWarning, match=r"written for course_utils 0\.0\.1.*pip install -e \."):
         cu.check_version("0.0.1", quiet=True)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("value", ["0", "false", "False", "no", "NO", "off", "", "  ", " 0 "])
+def test_course_fast_false_spellings_are_not_fast(clean_budget, value):
+    clean_budget.setenv("COURSE_FAST", value)
+    clean_budget.setenv("COURSE_BUDGET", "cpu")
+    assert cu.current_budget() == "cpu"
+
+
+@pytest.mark.parametrize("value", ["1", "true", "TRUE", "yes", "Yes", "on", " on "])
+def test_course_fast_true_spellings_are_fast(clean_budget, value):
+    clean_budget.setenv("COURSE_FAST", value)
+    clean_budget.setenv("COURSE_BUDGET", "cpu")
+    assert cu.current_budget() == "fast"
+
+
+@pytest.mark.parametrize("value", ["2", "maybe", "fast", "-1"])
+def test_course_fast_other_values_are_refused(clean_budget, value):
+    clean_budget.setenv("COURSE_FAST", value)
+    with pytest.raises(ValueError, match=rf"COURSE_FAST={value!r}.*1, true, yes, on.*0, false, no, off"):
+        cu.current_budget()
+
+
+@pytest.mark.parametrize("value", ["gpu", "GPU0", "cuda:x", "tpu", "cuda:-1", "cpu:0:1"])
+def test_course_device_invalid_values_name_the_variable(monkeypatch, value):
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(ValueError, match=rf"COURSE_DEVICE={value!r} is not a device.*cpu, cuda, cuda:N.*mps"):
+        cu.get_device()
+    monkeypatch.delenv("COURSE_DEVICE")
+    with pytest.raises(ValueError, match=rf"get_device\({value!r}\): {value!r} is not a device"):
+        cu.get_device(value)
+
+
+def test_course_device_spelling_and_unavailable_devices(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", " CPU ")
+    assert cu.get_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match=r"COURSE_DEVICE='cuda'.*CUDA is not available.*unset COURSE_DEVICE"):
+        cu.get_device()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("COURSE_DEVICE", "cuda:3")
+    with pytest.raises(RuntimeError, match=r"COURSE_DEVICE='cuda:3'.*1 GPU.*cuda:0"):
+        cu.get_device()
+    assert cu.get_device("cuda:0") == torch.device("cuda:0")
