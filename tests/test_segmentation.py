@@ -242,3 +242,70 @@ def test_pr_curve_reads_probabilities_as_probabilities():
         M.pr_curve(logits, target, probabilities=True)
     _, p3, _ = M.pr_curve(torch.sigmoid(logits), target, probabilities=False)  # logits that lie in [0, 1]: as told
     assert p3[0] == p3[19]  # every threshold -5 ... -0.25 is below all values
+
+
+# ---------------------------------------------------------------- segment_nuclei on bad input
+
+
+class Threshold(nn.Module):
+    """A stand-in for a nucleus model: logit (x - 1/2)·10, so the mask is "normalised image > 1/2"."""
+
+    def forward(self, x):
+        return (x - 0.5) * 10
+
+
+def _raw(seed, shape=(32, 32)):
+    return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+def test_segment_nuclei_refuses_nan_and_inf_pixels():
+    from course_utils.segmentation import segment_nuclei
+
+    img = _raw(0)
+    img[3, 3] = np.nan  # before: an empty mask, without a word
+    with pytest.raises(ValueError, match=r"1 NaN .*nan_to_num"):
+        segment_nuclei(img, Threshold(), device="cpu")
+    img[3, 3] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        segment_nuclei(img, Threshold(), normalize=False, device="cpu")
+
+
+def test_segment_nuclei_segments_each_image_of_a_batch():
+    from course_utils.segmentation import segment_nuclei
+
+    stack = np.stack([_raw(1), _raw(2)])[:, None]  # (2, 1, H, W): before, one (H, W) mask
+    masks = segment_nuclei(stack, Threshold(), device="cpu")
+    assert masks.shape == (2, 32, 32) and masks.dtype == bool
+    for i in range(2):
+        assert np.array_equal(masks[i], segment_nuclei(stack[i, 0], Threshold(), device="cpu"))
+    assert segment_nuclei(torch.from_numpy(stack[:1]), Threshold(), device="cpu").shape == (1, 32, 32)
+    assert segment_nuclei(stack[0], Threshold(), device="cpu").shape == (32, 32)  # (1, H, W): one image
+
+
+def test_segment_nuclei_tells_a_stack_from_a_colour_image():
+    from course_utils.segmentation import segment_nuclei
+
+    one = _raw(3)
+    with pytest.raises(ValueError, match=r"image\[:, None\]"):
+        segment_nuclei(np.stack([one, _raw(4), _raw(5)]), Threshold(), device="cpu")  # before: read as RGB
+    with pytest.raises(ValueError, match=r"image\[:, None\]"):
+        segment_nuclei(np.stack([_raw(i) for i in range(6)]), Threshold(), device="cpu")
+    want = segment_nuclei(one, Threshold(), device="cpu")
+    blue = np.stack([np.zeros_like(one), np.zeros_like(one), one])  # fluorescence stored as RGB, channels first
+    assert np.array_equal(segment_nuclei(blue, Threshold(), device="cpu"), want)
+    gray = np.stack([one, one, one])  # a gray image saved as RGB
+    assert np.array_equal(segment_nuclei(gray, Threshold(), device="cpu"), want)
+    assert np.array_equal(segment_nuclei(np.moveaxis(blue, 0, -1), Threshold(), device="cpu"), want)  # (H, W, 3)
+    eight = (one * 255).astype(np.uint8)
+    near_copies = np.stack([np.zeros_like(eight), eight, np.maximum(eight, 1) - 1])  # uint8 differences must not wrap
+    assert np.array_equal(
+        segment_nuclei(near_copies, Threshold(), device="cpu"), segment_nuclei(eight, Threshold(), device="cpu")
+    )
+
+
+@pytest.mark.parametrize("diameter", [0, -5, 0.5, float("nan"), float("inf"), "big"])
+def test_segment_nuclei_refuses_a_diameter_that_is_not_positive(diameter):
+    from course_utils.segmentation import segment_nuclei
+
+    with pytest.raises(ValueError, match=r"diameter .*\"auto\""):
+        segment_nuclei(_raw(0), Threshold(), diameter=diameter, device="cpu")
