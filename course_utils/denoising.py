@@ -22,6 +22,7 @@ from .checkpoints import load_checkpoint
 from .dncnn import DnCNN, UDnCNN
 from .download import data_dir
 from .experiment import Experiment
+from .images import as_float_tensor
 from .inference import predict_image
 from .seeding import seed_everything
 
@@ -74,11 +75,14 @@ def training_run(
 def denoise(model: nn.Module, image: torch.Tensor, *, multiple: int | None = None, device=None) -> torch.Tensor:
     """``model`` applied to ``image`` (C, H, W) or (N, C, H, W) of any size, without gradients.
 
-    ``multiple``: H and W are reflect-padded up to a multiple of it first (and the result cropped back);
-    default: what the model needs (2^(D/2 - 1) for UDnCNN, 1 otherwise). Large images are tiled. See
-    :func:`~course_utils.predict_image`, which does the work. Returns the model's output, on the CPU, with the
-    input's layout.
+    ``image``: values in [0, 1] (a tensor, NumPy array or list). 8-bit images (uint8, 0-255) are divided by 255
+    first, 16-bit ones (uint16) by 65535, so the output is in [0, 1] too; other whole numbers (int64, ...) are
+    refused, their scale being unknown. ``multiple``: a whole number >= 1; H and W are reflect-padded up to a
+    multiple of it first (and the result cropped back); default: what the model needs (2^(D/2 - 1) for UDnCNN,
+    1 otherwise). Large images are tiled. See :func:`~course_utils.predict_image`, which does the work. Returns
+    the model's output, on the CPU, with the input's layout.
     """
+    image = as_float_tensor(image, "denoise: image", integers="scale")
     if image.dim() not in (3, 4):
         raise ValueError(f"expected an image (C, H, W) or a batch (N, C, H, W); got shape {tuple(image.shape)}")
     if multiple is None:

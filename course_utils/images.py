@@ -4,6 +4,9 @@
 * :func:`to_gray`: (H, W) from a gray or multi-channel fluorescence image: the channel with the most signal.
 * :func:`to_tensor`: a photograph as a (C, H, W) float32 tensor in [0, 1], gray (ITU-R 601 luma) or RGB.
 * :func:`normalize_percentile`: the usual normalisation of microscope images (percentiles to [0, 1]).
+* :func:`as_tensor`, :func:`as_float_tensor`: the one door through which the helpers take what a user passes
+  (a tensor, a NumPy array, a list): as a tensor, or as a floating-point one with whole-number images kept,
+  scaled or refused with advice.
 """
 
 from __future__ import annotations
@@ -14,7 +17,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["IMAGE_SUFFIXES", "read_image", "to_gray", "to_tensor", "normalize_percentile"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "read_image",
+    "to_gray",
+    "to_tensor",
+    "normalize_percentile",
+    "as_tensor",
+    "as_float_tensor",
+]
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
 
@@ -92,3 +103,57 @@ def normalize_percentile(image, low: float = 1.0, high: float = 99.8, clip: bool
     if clip:
         np.clip(out, 0.0, 1.0, out=out)
     return torch.from_numpy(out).to(image.device) if is_torch else out
+
+
+def as_tensor(x, where: str = "input") -> torch.Tensor:
+    """``x`` (a tensor, a NumPy array, a list or a number) as a tensor of numbers, its type kept: a tensor is
+    returned as it is, NumPy arrays and lists are converted (uint16 and uint32, which torch hardly supports,
+    to int64). Anything else (strings, ragged lists, complex numbers) is a TypeError naming ``where``."""
+    if torch.is_tensor(x):
+        if x.is_complex():
+            raise TypeError(f"{where}: expected real numbers, got {str(x.dtype).removeprefix('torch.')} values")
+        return x
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:  # a ragged list
+        raise TypeError(f"{where}: cannot read this {type(x).__name__} as an array of numbers ({e})") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{where}: expected numbers (a tensor, a NumPy array or a list of numbers), got a "
+            f"{type(x).__name__} of {a.dtype} values"
+        )
+    if a.dtype.kind == "u" and a.dtype.itemsize > 1:
+        a = a.astype(np.int64)
+    if not a.dtype.isnative:  # big-endian data, e.g. from some TIFF files
+        a = a.astype(a.dtype.newbyteorder("="))
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
+def as_float_tensor(x, where: str = "input", *, integers: str = "refuse", dtype: torch.dtype = torch.float32):
+    """``x`` (a tensor, a NumPy array, a list or a number) as a floating-point tensor of ``dtype``: the one door
+    through which the helpers take images.
+
+    * A tensor that already has ``dtype`` is returned as it is (the same object, values bit for bit).
+    * NumPy arrays and (nested) lists become tensors; other floating types (float64, float16) are converted
+      to ``dtype``.
+    * Whole numbers (integer or boolean types), by ``integers``: ``"keep"`` their values (uint8 0-255 stays
+      0-255); ``"scale"`` uint8 and uint16 to [0, 1] (divided by 255 or 65535; booleans give 0 and 1); or
+      ``"refuse"`` them. A refusal, and a "scale" of integers of unknown range (int64, ...), is a TypeError
+      that says how to convert. ``where`` names the argument in messages, e.g. ``"predict: inputs"``.
+    """
+    if integers not in ("keep", "scale", "refuse"):
+        raise ValueError(f"integers must be 'keep', 'scale' or 'refuse', not {integers!r}")
+    type_name = np.asarray(x).dtype.name if isinstance(x, np.ndarray) else None
+    t = as_tensor(x, where)
+    type_name = type_name or str(t.dtype).removeprefix("torch.")
+    if t.is_floating_point():
+        return t if t.dtype == dtype else t.to(dtype)
+    if integers == "keep" or (integers == "scale" and t.dtype == torch.bool):
+        return t.to(dtype)
+    if integers == "scale" and type_name in ("uint8", "uint16"):
+        return t.to(dtype) / (255 if type_name == "uint8" else 65535)
+    convert = 'x.astype("float32")' if isinstance(x, np.ndarray) else "x.float()"
+    raise TypeError(
+        f"{where}: got whole numbers ({type_name}), but this needs floating-point images on the scale the model "
+        f"expects: convert them first, e.g. {convert} / 255 for 8-bit images (0-255) to [0, 1]"
+    )

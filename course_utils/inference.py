@@ -5,12 +5,19 @@
   multiple the net needs, in one pass or in overlapping tiles when memory needs it.
 * :func:`patch_average`: the classical alternative, overlapping patches averaged (notebook 08 compares).
 * :func:`count_parameters`: the number of trainable parameters.
+* :func:`check_input`: the first line of a model's ``forward``: a clear message for what torch would refuse deep
+  inside (a NumPy array, a list, whole numbers, float64 for float32 weights).
 
 Every function works in eval mode without gradients, on ``device`` (default :func:`~course_utils.get_device`),
-and returns its result on the CPU.
+and returns its result on the CPU. They take tensors, NumPy arrays or lists, converted at the door by
+:func:`~course_utils.images.as_float_tensor`: floating-point values to the model's type (float64 -> float32;
+float32 tensors are used as they are); whole numbers (uint8, ...) are refused with advice, since only the caller
+knows the scale the model was trained on.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 import torch
@@ -18,8 +25,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .device import get_device
+from .images import as_float_tensor
 
-__all__ = ["predict", "predict_image", "patch_average", "count_parameters", "MAX_PIXELS"]
+__all__ = ["predict", "predict_image", "patch_average", "count_parameters", "check_input", "MAX_PIXELS"]
 
 MAX_PIXELS = 2048 * 2048  # above this, predict_image tiles by default (a few GB of activations for UNet(16))
 
@@ -29,15 +37,62 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def _weight_dtype(model: nn.Module) -> torch.dtype | None:
+    """The floating-point type of the model's weights (None for a model without any)."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+
+
+def _autocast(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_enabled() if device_type == "cuda" else torch.is_autocast_cpu_enabled()
+
+
+def check_input(model: nn.Module, x) -> None:
+    """Refuse, at the door of ``model.forward``, what torch would refuse deep inside with a message about
+    bias types or a missing ``.dim``: a NumPy array or a list, whole numbers (uint8, ...), or floating-point
+    values of another type than the weights' (float64 for a float32 model; mixed precision is left to autocast).
+    Each TypeError says what to pass."""
+    name = type(model).__name__
+    if not torch.is_tensor(x):
+        how = "torch.from_numpy(x).float()" if isinstance(x, np.ndarray) else "torch.tensor(x, dtype=torch.float32)"
+        raise TypeError(
+            f"{name} takes a torch tensor, not a {type(x).__name__}: convert it with {how}, "
+            "or use course_utils.predict, which converts for you"
+        )
+    weights = _weight_dtype(model)
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name} takes floating-point images, not {str(x.dtype).removeprefix('torch.')}: convert them on the "
+            "scale the model expects, e.g. x.float() / 255 for 8-bit images (0-255) to [0, 1]"
+        )
+    if weights is not None and x.dtype != weights and not _autocast(x.device.type):
+        how = "x.float()" if weights == torch.float32 else f"x.to({weights})"
+        raise TypeError(
+            f"{name}'s weights are {str(weights).removeprefix('torch.')} but the input is "
+            f"{str(x.dtype).removeprefix('torch.')}: convert it with {how} "
+            "(NumPy arrays are float64 by default, and torch.from_numpy keeps their type)"
+        )
+
+
 def _ready(model: nn.Module, device) -> torch.device:
     device = torch.device(device) if device is not None else get_device()
     model.to(device).eval()
     return device
 
 
+def _model_input(model: nn.Module, x, where: str) -> torch.Tensor:
+    return as_float_tensor(x, where, integers="refuse", dtype=_weight_dtype(model) or torch.float32)
+
+
 def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 64, device=None) -> torch.Tensor:
     """Run ``model`` on ``inputs`` (N, ...) in eval mode without gradients, ``batch_size`` at a time,
-    on ``device`` (default: :func:`get_device`); returns the outputs (N, ...) on the CPU."""
+    on ``device`` (default: :func:`get_device`); returns the outputs (N, ...) on the CPU.
+
+    ``inputs``: a tensor, NumPy array or list; floating-point values are converted to the model's type
+    (float64 -> float32), whole numbers (uint8, ...) are refused: convert them to the model's scale first."""
+    inputs = _model_input(model, inputs, "predict: inputs")
     device = _ready(model, device)
     with torch.no_grad():
         return torch.cat(
@@ -45,8 +100,8 @@ def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int = 64, device
         )
 
 
-def _as_batch(image) -> tuple[torch.Tensor, int]:
-    x = torch.as_tensor(np.asarray(image) if not torch.is_tensor(image) else image).float()
+def _as_batch(model: nn.Module, image) -> tuple[torch.Tensor, int]:
+    x = _model_input(model, image, "predict_image: image")
     dims = x.dim()
     if dims == 2:
         x = x[None, None]
@@ -82,9 +137,10 @@ def predict_image(
     """Output of ``model`` (fully convolutional, e.g. a U-Net) on ``image`` of any size, without gradients.
 
     Args:
-        image: (H, W), (C, H, W) or (N, C, H, W), tensor or array, already normalised as the model expects.
-        multiple: H and W are reflect-padded up to a multiple of it first (a net that pools k times and
-            unpools back needs 2^k), and the output cropped back.
+        image: (H, W), (C, H, W) or (N, C, H, W), tensor, array or list, already normalised as the model
+            expects (floating-point values are converted to the model's type; whole numbers are refused).
+        multiple: a whole number >= 1: H and W are reflect-padded up to a multiple of it first (a net that
+            pools k times and unpools back needs 2^k), and the output cropped back.
         tile: process ``tile`` x ``tile`` blocks (each seen with ``overlap`` extra pixels of context on
             every side, which are then dropped). Default: the whole image at once, unless it has more
             than 2048² pixels, then 1024.
@@ -93,9 +149,10 @@ def predict_image(
     Returns the output with the input's layout: (H, W) for (H, W) input with one output channel,
     else (C_out, H, W) or (N, C_out, H, W).
     """
-    x, dims = _as_batch(image)
-    if multiple < 1:
-        raise ValueError(f"multiple must be a whole number >= 1, got {multiple}")
+    if isinstance(multiple, bool) or not isinstance(multiple, numbers.Integral) or multiple < 1:
+        raise ValueError(f"multiple must be a whole number >= 1, got {multiple!r}")
+    multiple = int(multiple)
+    x, dims = _as_batch(model, image)
     h, w = x.shape[-2:]
     ph, pw = -h % multiple, -w % multiple
     if ph or pw:

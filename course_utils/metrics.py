@@ -1,9 +1,12 @@
 """Metrics on batches.
 
-* Restoration: MSE, MAE and PSNR (per image, then averaged, or pooled), ``scores``.
+* Restoration: MSE, MAE and PSNR (per image, then averaged, or pooled), ``scores``. Images may be tensors,
+  NumPy arrays or lists, of any numeric type (computed in float32, values as they are: uint8 stays 0-255).
 * Binary segmentation: pixel accuracy, precision, recall, IoU (Jaccard) and Dice (F1) from the
   confusion counts of a prediction against a mask, and the precision-recall curve over thresholds.
-  Predictions are boolean (or 0/1) maps; use ``logits > threshold`` (threshold 0 is probability 1/2).
+  Predictions and masks are binary maps: boolean, 0/1, or whole numbers where nonzero is foreground (a
+  0/255 mask read from a file). Logits and probabilities are refused with a message: threshold them
+  first, ``logits > 0`` (logit 0 is probability 1/2) or ``probabilities > 0.5``.
   Counts are pooled over the whole batch by default (``reduction="pooled"``), so that small images
   and empty images do not dominate; ``reduction="none"`` gives one value per image.
   A ratio whose denominator is empty is 1.0: nothing to find (recall), nothing claimed
@@ -12,7 +15,13 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
+
 import torch
+
+from .images import as_float_tensor, as_tensor
 
 __all__ = [
     "mse",
@@ -44,42 +53,81 @@ def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
     raise ValueError(f"reduction must be 'mean', 'none' or (for psnr) 'pooled', not {reduction!r}")
 
 
-def _pair(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair(x, y, fn: str) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = as_float_tensor(x, f"{fn}: x", integers="keep"), as_float_tensor(y, f"{fn}: y", integers="keep")
     if x.shape != y.shape:
         raise ValueError(f"shapes differ: {tuple(x.shape)} vs {tuple(y.shape)}; compare images of the same size")
-    return x.detach().float(), y.detach().float()
+    return x.detach(), y.detach()
 
 
 def mse(x: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean squared error per image of two (N, ...) batches; averaged over N unless reduction='none'."""
-    x, y = _pair(x, y)
+    x, y = _pair(x, y, "mse")
     return _reduce(_per_image((x - y) ** 2), reduction)
 
 
 def mae(x: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Mean absolute error per image of two (N, ...) batches; averaged over N unless reduction='none'."""
-    x, y = _pair(x, y)
+    x, y = _pair(x, y, "mae")
     return _reduce(_per_image((x - y).abs()), reduction)
 
 
 MAX_PSNR_DB = 100.0  # a perfect match scores this, not +inf, so that averages stay finite
 
 
+def _data_range(value) -> float:
+    if isinstance(value, bool) or not (
+        isinstance(value, numbers.Real) or (torch.is_tensor(value) and value.numel() == 1 and not value.is_complex())
+    ):
+        raise TypeError(f"data_range must be a number (1.0 for images in [0, 1]), not {value!r}")
+    r = float(value)
+    if not (math.isfinite(r) and r > 0):
+        raise ValueError(f"data_range must be a positive, finite number (1.0 for images in [0, 1]), not {value!r}")
+    return r
+
+
+def _check_psnr_inputs(x: torch.Tensor, y: torch.Tensor, r: float) -> None:
+    """NaN or infinite values, and two images both far outside ``data_range``, give a ValueError."""
+    if x.numel() == 0:
+        raise ValueError("psnr: the images are empty")
+    lx, hx, ly, hy = torch.stack([*torch.aminmax(x), *torch.aminmax(y)]).tolist()  # NaN propagates
+    for name, t, lo, hi in (("x", x, lx, hx), ("y", y, ly, hy)):
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            nan, inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
+            what = " and ".join(f"{n} {kind}" for n, kind in ((nan, "NaN"), (inf, "infinite")) if n)
+            raise ValueError(
+                f"psnr: {name} holds {what} value(s), so the PSNR would be meaningless. Find where they come from "
+                f"(torch.isnan({name}).any(), torch.isinf({name}).any()): often a division by zero, or a training "
+                "run that diverged (lower the learning rate)"
+            )
+    if hx - lx > 10 * r and hy - ly > 10 * r:
+        raise ValueError(
+            f"psnr: the images span {min(lx, ly):.4g} ... {max(hx, hy):.4g}, far more than data_range={r:g}. "
+            "Pass the span of valid pixel values, e.g. data_range=255 for 8-bit images (0-255), 65535 for "
+            "16-bit ones, or scale the images to [0, 1] first (x / 255) and keep data_range=1"
+        )
+
+
 def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float, reduction: str = "mean") -> torch.Tensor:
     """Peak signal-to-noise ratio in dB, 10·log10(data_range² / MSE), of two (N, ...) batches.
 
     Args:
-        x, y: batches of the same shape, e.g. (N, C, H, W).
+        x, y: batches of the same shape, e.g. (N, C, H, W): tensors, NumPy arrays or lists, of any numeric
+            type (computed in float32; values as they are, so uint8 images are on the 0-255 scale).
         data_range: the span of valid pixel values, stated explicitly: 1.0 for images in [0, 1],
-            255.0 for 8-bit images, 2.0 for [-1, 1]. Getting it wrong shifts PSNR by 20·log10(ratio).
+            255.0 for 8-bit images, 2.0 for [-1, 1] (any positive, finite number, NumPy's included).
+            Getting it wrong shifts PSNR by 20·log10(ratio).
         reduction: "mean": the average of the per-image PSNRs (the convention of the DnCNN paper);
             "none": the per-image PSNRs; "pooled": one PSNR from the MSE over the whole batch, the
             right choice when some images can be matched exactly (e.g. synthetic images with no noise).
 
-    An exact match scores ``MAX_PSNR_DB`` (100 dB) rather than +inf.
+    An exact match scores ``MAX_PSNR_DB`` (100 dB) rather than +inf. A ValueError, rather than a number that
+    means nothing: NaN or infinite values in x or y; both images spanning more than 10 x ``data_range`` (e.g.
+    0-255 images with ``data_range=1``). A single image far off the scale (a bad output) just scores low.
     """
-    if not (isinstance(data_range, (int, float)) and data_range > 0):
-        raise ValueError(f"data_range must be a positive number (1.0 for [0,1] images), not {data_range!r}")
+    data_range = _data_range(data_range)
+    x, y = _pair(x, y, "psnr")
+    _check_psnr_inputs(x, y, data_range)
     err = mse(x, y, reduction="none")
     pooled = reduction == "pooled"
     err = err.mean() if pooled else err
@@ -90,10 +138,11 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, data_range: float, reduction: str 
 def scores(output: torch.Tensor, clean: torch.Tensor, data_range: float = 1.0) -> dict[str, float]:
     """The restoration report card of the course: pooled PSNR (dB), MAE and mean error (the bias:
     positive when the output is too bright on average) of an output batch against the clean images."""
+    output, clean = _pair(output, clean, "scores")
     return {
         "PSNR (dB)": psnr(output, clean, data_range=data_range, reduction="pooled").item(),
         "MAE": mae(output, clean).item(),
-        "mean error": (output.detach().float() - clean.float()).mean().item(),
+        "mean error": (output - clean).mean().item(),
     }
 
 
@@ -109,18 +158,51 @@ def scores_table(results: dict[str, dict[str, float]], floatfmt=("", ".2f", ".4f
 # ---------------------------------------------------------------- binary segmentation
 
 
+def _binary(t, what: str, fn: str) -> torch.Tensor:
+    """``t != 0`` for a binary map: boolean, 0/1, or whole numbers >= 0 (0/255 masks). Logits (negative
+    values, floats above 1), probabilities (floats between 0 and 1) and NaN are refused with what to do."""
+    if t.dtype == torch.bool:
+        return t
+    bad = ((t != 0) & (t != 1)) if t.is_floating_point() else (t < 0)
+    if bool(bad.any()):
+        lo, hi = (v.item() for v in torch.aminmax(t.float()))
+        if hi != hi:  # NaN
+            raise ValueError(
+                f"{fn}: {what} holds {int(torch.isnan(t).sum())} NaN value(s); find where they come from "
+                "(a training run that diverged?): a NaN is neither foreground nor background"
+            )
+        if what == "the mask":
+            advice = "make it binary first, e.g. mask > 0.5"
+        elif lo < 0 or hi > 1:
+            advice = f"like logits: threshold them first, e.g. {fn}(logits > 0, mask) (logit 0 is probability 1/2)"
+        else:
+            advice = f"like probabilities: threshold them first, e.g. {fn}(probabilities > 0.5, mask)"
+        raise ValueError(
+            f"{fn} takes binary maps (booleans, 0 and 1, or whole numbers where nonzero is foreground); "
+            f"{what} holds values from {lo:.3g} to {hi:.3g}, {advice}"
+        )
+    return t != 0
+
+
 def confusion(pred: torch.Tensor, target: torch.Tensor, reduction: str = "pooled") -> dict[str, torch.Tensor]:
     """True/false positives/negatives of a binary prediction against a binary mask, both (N, ...).
 
     Returns ``{"tp", "fp", "fn", "tn"}``: pixel counts over the whole batch (``reduction="pooled"``) or
-    per image, shape (N,) (``"none"``). Values other than 0/False count as foreground.
+    per image, shape (N,) (``"none"``). Both maps are boolean, 0/1 floats, or whole numbers where nonzero
+    is foreground (a 0/255 mask); logits or probabilities are refused: threshold them first.
     """
+    return _confusion(pred, target, reduction, "confusion")
+
+
+def _confusion(pred, target, reduction: str, fn: str) -> dict[str, torch.Tensor]:
+    pred, target = as_tensor(pred, f"{fn}: the prediction").detach(), as_tensor(target, f"{fn}: the mask").detach()
     if pred.shape != target.shape:
         raise ValueError(f"prediction {tuple(pred.shape)} and mask {tuple(target.shape)} differ in shape")
     if reduction not in ("pooled", "none"):
         raise ValueError(f"reduction must be 'pooled' or 'none', not {reduction!r}")
-    p = (pred.detach() != 0).reshape(pred.shape[0], -1) if pred.dim() > 1 else (pred.detach() != 0)[None]
-    t = (target.detach() != 0).reshape(p.shape)
+    pred, target = _binary(pred, "the prediction", fn), _binary(target, "the mask", fn)
+    p = pred.reshape(pred.shape[0], -1) if pred.dim() > 1 else pred[None]
+    t = target.reshape(p.shape)
     counts = {"tp": (p & t).sum(1), "fp": (p & ~t).sum(1), "fn": (~p & t).sum(1), "tn": (~p & ~t).sum(1)}
     return {k: v.sum() if reduction == "pooled" else v for k, v in counts.items()}
 
@@ -132,44 +214,88 @@ def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
 
 def pixel_accuracy(pred, target, reduction: str = "pooled") -> torch.Tensor:
     """Fraction of pixels classified right, (TP + TN) / all. Misleading when one class dominates."""
-    c = confusion(pred, target, reduction)
+    c = _confusion(pred, target, reduction, "pixel_accuracy")
     return _ratio(c["tp"] + c["tn"], c["tp"] + c["tn"] + c["fp"] + c["fn"])
 
 
 def precision(pred, target, reduction: str = "pooled") -> torch.Tensor:
     """TP / (TP + FP): of the pixels called foreground, the fraction that is (1.0 if none is called)."""
-    c = confusion(pred, target, reduction)
+    c = _confusion(pred, target, reduction, "precision")
     return _ratio(c["tp"], c["tp"] + c["fp"])
 
 
 def recall(pred, target, reduction: str = "pooled") -> torch.Tensor:
     """TP / (TP + FN): of the foreground pixels, the fraction found (1.0 if there is none)."""
-    c = confusion(pred, target, reduction)
+    c = _confusion(pred, target, reduction, "recall")
     return _ratio(c["tp"], c["tp"] + c["fn"])
 
 
 def iou(pred, target, reduction: str = "pooled") -> torch.Tensor:
-    """Intersection over union (Jaccard index) TP / (TP + FP + FN); 1.0 when both masks are empty."""
-    c = confusion(pred, target, reduction)
+    """Intersection over union (Jaccard index) TP / (TP + FP + FN) of a binary prediction (e.g. ``logits > 0``)
+    and a binary mask; 1.0 when both masks are empty. Logits or probabilities are refused: threshold first."""
+    c = _confusion(pred, target, reduction, "iou")
     return _ratio(c["tp"], c["tp"] + c["fp"] + c["fn"])
 
 
 def dice(pred, target, reduction: str = "pooled") -> torch.Tensor:
-    """Dice coefficient (F1 score) 2TP / (2TP + FP + FN) = 2·IoU / (1 + IoU); 1.0 when both are empty."""
-    c = confusion(pred, target, reduction)
+    """Dice coefficient (F1 score) 2TP / (2TP + FP + FN) = 2·IoU / (1 + IoU) of a binary prediction (e.g.
+    ``logits > 0``) and a binary mask; 1.0 when both are empty. Logits or probabilities are refused."""
+    c = _confusion(pred, target, reduction, "dice")
     return _ratio(2 * c["tp"], 2 * c["tp"] + c["fp"] + c["fn"])
 
 
 def pr_curve(
-    logits: torch.Tensor, target: torch.Tensor, thresholds=None
+    logits: torch.Tensor, target: torch.Tensor, thresholds=None, *, probabilities: bool | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pooled precision and recall of ``logits > t`` for each threshold ``t`` (default: 41 values from
-    -5 to +5, the lab's range). Returns (thresholds, precision, recall), each of shape (T,)."""
-    thresholds = torch.linspace(-5, 5, 41) if thresholds is None else torch.as_tensor(thresholds, dtype=torch.float32)
-    logits = logits.detach().float().cpu()
-    target = target.detach().cpu()
-    p = torch.stack([precision(logits > t, target) for t in thresholds])
-    r = torch.stack([recall(logits > t, target) for t in thresholds])
+    """Pooled precision and recall of ``logits > t`` for each threshold ``t``. Returns (thresholds, precision,
+    recall), each of shape (T,).
+
+    ``logits``: the model's logits; default thresholds: 41 values from -5 to +5, the lab's range. Or
+    probabilities (the sigmoid of the logits), with ``probabilities=True``: thresholds in [0, 1], by default
+    sigmoid(-5) ... sigmoid(5), the same operating points (p > sigmoid(t) exactly when logit > t).
+    ``probabilities=None`` (the default) reads the values: all in [0, 1] with default thresholds, they are
+    taken as probabilities, with a warning that says so; all in [0, 1] with thresholds outside [0, 1] (logit
+    thresholds on probabilities?), the thresholds are used as given, with a warning. Pass ``probabilities``
+    to say which you have (``False``: logits, whatever their values, as the logits of an untrained net can be).
+    """
+    scores = as_float_tensor(logits, "pr_curve: logits", integers="keep").detach().cpu()
+    target = as_tensor(target, "pr_curve: target").detach().cpu()
+    lo, hi = (v.item() for v in torch.aminmax(scores))
+    inside = 0 <= lo and hi <= 1
+    if probabilities and not inside:
+        raise ValueError(
+            f"pr_curve: probabilities=True, but the values run from {lo:.3g} to {hi:.3g}: these are not "
+            "probabilities. If they are logits, pass probabilities=False (or leave it out)"
+        )
+    given = thresholds is not None
+    thresholds = torch.linspace(-5, 5, 41) if not given else torch.as_tensor(thresholds, dtype=torch.float32)
+    logit_thresholds = given and not bool(((thresholds >= 0) & (thresholds <= 1)).all())
+    span = f"{thresholds.min().item():.3g} to {thresholds.max().item():.3g}"
+    if probabilities and logit_thresholds:
+        raise ValueError(
+            f"pr_curve: the thresholds run from {span}, like logit thresholds, but probabilities=True: give "
+            "thresholds in [0, 1] (torch.sigmoid(thresholds) for the same operating points), or pass the logits"
+        )
+    if probabilities is None and inside and logit_thresholds:
+        warnings.warn(
+            f"pr_curve: all values lie in [0, 1], like probabilities, but the thresholds run from {span}, like "
+            "logit thresholds; they are compared as given. If these are probabilities, pass the logits instead "
+            "or thresholds in [0, 1] (torch.sigmoid(thresholds)); if they are logits, say so with "
+            "probabilities=False",
+            stacklevel=2,
+        )
+    elif probabilities is None and inside:
+        probabilities = True
+        warnings.warn(
+            "pr_curve: all values lie in [0, 1], so they are read as probabilities, with thresholds "
+            + (f"as given ({span})" if given else "sigmoid(-5) ... sigmoid(5) (logits -5 ... +5)")
+            + "; pass probabilities=True to say so, or probabilities=False if they are logits",
+            stacklevel=2,
+        )
+    if probabilities and not given:
+        thresholds = torch.sigmoid(thresholds)
+    p = torch.stack([precision(scores > t, target) for t in thresholds])
+    r = torch.stack([recall(scores > t, target) for t in thresholds])
     return thresholds, p, r
 
 

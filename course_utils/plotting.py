@@ -33,15 +33,28 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
+def _batch(tens) -> np.ndarray:
+    """A batch as a float32 (N, C, H, W) array. Read as stored images are: (N, H, W, C) with C = 1, 3 or 4
+    (channels last, as NumPy arrays of image files are, told by H > 4) is moved to (N, C, H, W); one
+    (H, W, 3) or (H, W, 4) colour image becomes a batch of one; (N, H, W) is N one-channel images."""
+    a = _numpy(tens)
+    if a.ndim == 4 and a.shape[-1] in (1, 3, 4) and a.shape[1] > 4:
+        a = a.transpose(0, 3, 1, 2)
+    elif a.ndim == 3 and a.shape[-1] in (3, 4) and min(a.shape[:2]) > 4:
+        a = a.transpose(2, 0, 1)[None]
+    elif a.ndim == 3:  # (N, H, W): one channel
+        a = a[:, None]
+    return a
+
+
 def tile_batch(tens, nx: int, k: int = 0, fill: float = 0.5, sep: int = SEPARATOR) -> np.ndarray:
     """Channel ``k`` of an (N, C, H, W) batch tiled ``nx`` images per row into one 2-D array.
 
-    Tiles are separated by ``sep`` pixels of value ``fill``; a last, incomplete row is completed
-    with ``fill``. The result has shape (rows·H + (rows-1)·sep, nx·W + (nx-1)·sep), rows = ceil(N/nx).
+    Also (N, H, W) (one channel), and channels last as image files are read: (N, H, W, C) with C = 1, 3 or
+    4, or one (H, W, 3) image. Tiles are separated by ``sep`` pixels of value ``fill``; a last, incomplete row
+    is completed with ``fill``. The result has shape (rows·H + (rows-1)·sep, nx·W + (nx-1)·sep), rows = ceil(N/nx).
     """
-    a = _numpy(tens)
-    if a.ndim == 3:  # (N, H, W): one channel
-        a = a[:, None]
+    a = _batch(tens)
     if a.ndim != 4:
         raise ValueError(f"expected a batch (N, C, H, W) or (N, H, W); got shape {a.shape}")
     n, c, h, w = a.shape
@@ -58,13 +71,33 @@ def tile_batch(tens, nx: int, k: int = 0, fill: float = 0.5, sep: int = SEPARATO
     return out
 
 
-def voir_batch2D(tens, nx, fig, k=0, min_scale=0, max_scale=1, cmap="gray"):
+def _colour_scale(tens, low, high) -> tuple[float, float]:
+    """The colour scale of a batch where not given: 0-255 for uint8 images, the values' range for other
+    whole numbers, 0-1 otherwise (floats, booleans)."""
+    if low is not None and high is not None:
+        return low, high
+    dtype = str(tens.dtype).removeprefix("torch.") if hasattr(tens, "dtype") else "float"
+    if dtype == "uint8":
+        default = (0, 255)
+    elif dtype.startswith(("int", "uint")):
+        a = _numpy(tens)
+        default = (float(a.min()), float(a.max())) if a.size else (0, 1)
+    else:
+        default = (0, 1)
+    return default[0] if low is None else low, default[1] if high is None else high
+
+
+def voir_batch2D(tens, nx, fig, k=0, min_scale=None, max_scale=None, cmap="gray"):
     """Show channel ``k`` of an (N, C, H, W) batch, ``nx`` images per row, with a colour bar.
 
     The name and arguments are those of the original course ("voir" is French for "see"): ``fig`` is
     a matplotlib figure, ``min_scale``/``max_scale`` fix the colour scale (values outside are clipped
-    in the display only). Separators between images are drawn at mid-scale. Returns the AxesImage.
+    in the display only); by default 0 and 1, or 0 and 255 for uint8 images (the colour bar shows their
+    values), or the values' range for other whole numbers. NumPy arrays as image files are read, channels
+    last (N, H, W, C), are shown as (N, C, H, W) (see :func:`tile_batch`). Separators between images are
+    drawn at mid-scale. Returns the AxesImage.
     """
+    min_scale, max_scale = _colour_scale(tens, min_scale, max_scale)
     image = tile_batch(tens, nx, k, fill=0.5 * (min_scale + max_scale))
     fig = fig if fig is not None else plt.figure()
     ax = fig.add_subplot(1, 1, 1)
@@ -75,10 +108,13 @@ def voir_batch2D(tens, nx, fig, k=0, min_scale=0, max_scale=1, cmap="gray"):
     return im
 
 
-def show_batch2d(batch, nx: int = 8, fig=None, channel: int = 0, vmin: float = 0, vmax: float = 1, cmap="gray"):
-    """English alias of :func:`voir_batch2D`: ``show_batch2d(batch, nx=8)`` makes its own figure."""
+def show_batch2d(
+    batch, nx: int = 8, fig=None, channel: int = 0, vmin: float | None = None, vmax: float | None = None, cmap="gray"
+):
+    """English alias of :func:`voir_batch2D`: ``show_batch2d(batch, nx=8)`` makes its own figure. The colour
+    scale ``vmin``/``vmax``: by default 0 and 1, or 0 and 255 for uint8 images (as :func:`voir_batch2D`)."""
     if fig is None:
-        a = _numpy(batch)
+        a = _batch(batch)
         rows = -(-a.shape[0] // max(1, min(nx, a.shape[0])))
         fig = plt.figure(figsize=(min(12, 1.6 * min(nx, a.shape[0]) + 1.5), 1.6 * rows + 0.3))
     return voir_batch2D(batch, nx, fig, k=channel, min_scale=vmin, max_scale=vmax, cmap=cmap)

@@ -2,10 +2,14 @@
 nuclei model.
 
 * :func:`segment_nuclei`: fluorescence image (any size, any range) -> boolean nucleus mask, with the
-  reference model ``data/checkpoints/unet_nuclei.pt`` by default (see ``scripts/train_nuclei_reference.py``).
+  reference model ``data/checkpoints/unet_nuclei.pt`` by default (see ``scripts/train_nuclei_reference.py``);
+  a batch (N, C, H, W) -> masks (N, H, W).
 """
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import numpy as np
 import torch
@@ -50,6 +54,60 @@ def estimate_diameter(image: np.ndarray) -> float:
     return float(2 * np.sqrt(np.median(areas) / np.pi)) if len(areas) else TRAINED_DIAMETER
 
 
+def _check_diameter(diameter) -> None:
+    if diameter is None or (isinstance(diameter, str) and diameter == "auto"):
+        return
+    ok = isinstance(diameter, numbers.Real) and not isinstance(diameter, bool)
+    if not (ok and math.isfinite(float(diameter)) and float(diameter) >= 1):
+        raise ValueError(
+            'segment_nuclei: diameter is the typical nucleus diameter in pixels (a number >= 1), "auto" to '
+            f"estimate it, or None to use the image as it is; got {diameter!r}"
+        )
+
+
+def _one_stain(planes: np.ndarray) -> bool:
+    """True when (C, H, W) looks like one fluorescence image stored in colour: the stain in one plane, the
+    others (nearly) empty or copies of it; False for C different images (a stack)."""
+    stds = [float(p.std(dtype=np.float64)) for p in planes]
+    k = int(np.argmax(stds))
+    ref = planes[k].astype(np.float32)
+    return all(
+        j == k or stds[j] <= 0.05 * stds[k] or np.abs(p - ref).mean(dtype=np.float64) <= 0.05 * stds[k]
+        for j, p in enumerate(planes)
+    )
+
+
+def _planes(image) -> tuple[list[np.ndarray], bool]:
+    """The (H, W) images to segment in ``image``, and whether it is a batch."""
+    img = np.asarray(image.detach().cpu() if torch.is_tensor(image) else image)
+    if img.dtype.kind not in "biuf":
+        raise TypeError(f"segment_nuclei: expected an image of numbers, got {img.dtype} values")
+    if img.dtype.kind == "f" and not np.isfinite(img).all():
+        nan, inf = int(np.isnan(img).sum()), int(np.isinf(img).sum())
+        what = " and ".join(f"{n} {kind}" for n, kind in ((nan, "NaN"), (inf, "infinite")) if n)
+        raise ValueError(
+            f"segment_nuclei: the image has {what} pixel(s): the model cannot tell what is there. Replace them "
+            "first, e.g. image = np.nan_to_num(image, nan=np.nanmin(image), posinf=np.nanmax(image), "
+            "neginf=np.nanmin(image)) (background for NaN), or crop them away"
+        )
+    stack_advice = (
+        "For a stack of images, pass a batch (N, 1, H, W), e.g. image[:, None] (a mask (N, H, W) comes back), "
+        "or one image at a time; for one colour image, pick the stain's channel yourself, e.g. image[2]"
+    )
+    if img.ndim == 4:
+        return [to_gray(im, "segment_nuclei: image") for im in img], True
+    if img.ndim == 3 and 1 in (img.shape[0], img.shape[2]):
+        return [img.reshape(img.shape[1:] if img.shape[0] == 1 else img.shape[:2])], False
+    if img.ndim == 3 and img.shape[0] > 4 and img.shape[2] > 4:
+        raise ValueError(f"segment_nuclei: a {img.shape} array is not one image. {stack_advice}")
+    if img.ndim == 3 and img.shape[2] > 4 and not _one_stain(img):
+        raise ValueError(
+            f"segment_nuclei: is this {img.shape} array one colour image (channels first) or {img.shape[0]} "
+            f"images? Its planes differ, as different images do. {stack_advice}"
+        )
+    return [to_gray(img, "segment_nuclei: image")], False
+
+
 def segment_nuclei(
     image,
     model: nn.Module | None = None,
@@ -60,23 +118,35 @@ def segment_nuclei(
     tile: int | None = None,
     device=None,
 ) -> np.ndarray:
-    """Boolean nucleus mask (H, W) of one fluorescence image of any size.
+    """Boolean nucleus mask (H, W) of one fluorescence image of any size, or masks (N, H, W) of a batch.
 
     Args:
-        image: (H, W) gray, or (H, W, C) / (C, H, W) colour with the stain in one channel (it is picked).
+        image: (H, W) gray; (H, W, C) colour with the stain in one channel (the channel with the most signal
+            is picked; C <= 4); (C, H, W) colour, accepted only when it looks like one: the stain in one plane,
+            the others empty or copies of it (several planes that differ are a stack of images: a ValueError
+            says to pass them as a batch); a batch (N, C, H, W), each image segmented on its own. Singleton
+            axes, (1, H, W) or (H, W, 1), are one image. Any range (a NumPy array or a tensor); NaN or
+            infinite pixels are refused (replace them first: the message says how).
         model: a net giving nucleus logits; default the reference model.
         threshold: on the probability sigmoid(logit); 0.5 is logit 0.
         normalize: percentile-normalise first (1 %, 99.8 %), as the training images were. Leave it on
             for raw microscope images; turn it off for images already normalised that way.
-        diameter: typical nucleus diameter in pixels. The reference model was trained on nuclei 5 to 36
-            pixels across; for images at a higher magnification give it (or ``"auto"`` to estimate it),
-            and the image is rescaled so that nuclei are about 16 pixels across, then the mask scaled
-            back. ``None``: use the image as it is.
+        diameter: typical nucleus diameter in pixels (a number >= 1). The reference model was trained on
+            nuclei 5 to 36 pixels across; for images at a higher magnification give it (or ``"auto"`` to
+            estimate it, for each image of a batch), and the image is rescaled so that nuclei are about 16
+            pixels across, then the mask scaled back. ``None``: use the image as it is.
     """
+    _check_diameter(diameter)
+    planes, batch = _planes(image)
+    model = model if model is not None else load_reference_nuclei_model(device)
+    masks = [_segment(img, model, threshold, normalize, diameter, tile, device) for img in planes]
+    return np.stack(masks) if batch else masks[0]
+
+
+def _segment(img, model, threshold, normalize, diameter, tile, device) -> np.ndarray:
     from skimage.transform import resize
 
-    img = np.asarray(image.cpu() if torch.is_tensor(image) else image)
-    img = to_gray(np.squeeze(img) if img.ndim > 2 else img).astype(np.float32)
+    img = img.astype(np.float32)
     if normalize:
         img = normalize_percentile(img)
     if diameter == "auto":
@@ -86,7 +156,6 @@ def segment_nuclei(
     if abs(factor - 1.0) > 0.1:
         shape = (max(8, round(img.shape[0] * factor)), max(8, round(img.shape[1] * factor)))
         work = resize(img, shape, order=1, anti_aliasing=factor < 1, preserve_range=True).astype(np.float32)
-    model = model if model is not None else load_reference_nuclei_model(device)
     prob = torch.sigmoid(predict_image(model, work, tile=tile, device=device))
     if work is not img:
         prob = torch.from_numpy(resize(prob.numpy(), img.shape, order=1, preserve_range=True))

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from .checkpoints import register_model
+from .inference import check_input
 
 __all__ = ["conv_relu_bn", "EncoderBlock", "Bottleneck", "DecoderBlock", "SimpleUNet"]
 
@@ -78,7 +79,9 @@ class SimpleUNet(nn.Module):
         F: width of the first level (the lab uses 4; notebook 03 compares 4, 16 and 32).
         in_channels, out_channels: 1 and 1 for binary segmentation of grayscale images.
 
-    Shapes: (N, in_channels, H, W) -> (N, out_channels, H, W) logits, H and W multiples of 4.
+    Shapes: (N, in_channels, H, W) -> (N, out_channels, H, W) logits, H and W multiples of 4. The input is a
+    float32 tensor: a NumPy array, a list, uint8 or float64 values are refused with a message that says how to
+    convert them.
     """
 
     def __init__(self, F: int = 4, in_channels: int = 1, out_channels: int = 1):
@@ -92,6 +95,7 @@ class SimpleUNet(nn.Module):
         self.out = nn.Conv2d(F, out_channels, 1)
 
     def forward(self, x):
+        check_input(self, x)
         if x.dim() != 4 or x.shape[-1] % 4 or x.shape[-2] % 4:
             raise ValueError(
                 f"SimpleUNet needs a batch (N, C, H, W) with H and W multiples of 4 (two poolings); "

@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoints import register_model
+from .inference import check_input
 
 __all__ = ["DoubleConv", "Down", "Up", "OutConv", "UNet"]
 
@@ -86,7 +87,9 @@ class UNet(nn.Module):
         size: width of the first level; level i has ``size·2^i`` channels (64 in the paper).
         depth: number of max-pool steps (4 in the paper and the original course).
 
-    Shapes: (N, n_channels, H, W) -> (N, n_classes, H, W), any H and W >= 1.
+    Shapes: (N, n_channels, H, W) -> (N, n_classes, H, W), any H and W >= 1. The input is a tensor of the
+    weights' type (float32): a NumPy array, a list, uint8 or float64 values are refused with a message that
+    says how to convert them (:func:`~course_utils.predict` converts arrays and float64 for you).
     Parameters: ``UNet(1, 1, 16)`` has 926,769 (the original code also created an unused
     1x1 conv ``outc2``, 17 parameters more).
     """
@@ -106,6 +109,7 @@ class UNet(nn.Module):
         self.outc = OutConv(size, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(self, x)
         if x.dim() != 4 or x.shape[1] != self.n_channels:
             raise ValueError(
                 f"UNet expects a batch (N, {self.n_channels}, H, W); got shape {tuple(x.shape)}. "

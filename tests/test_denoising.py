@@ -205,3 +205,23 @@ def test_reference_training_script_writes_a_loadable_checkpoint_and_never_overwr
     before = out.read_bytes()
     again = subprocess.run(cmd, capture_output=True, text=True, env={"COURSE_DEVICE": "cpu", "PATH": ""}, timeout=300)
     assert again.returncode != 0 and "--force" in again.stderr and out.read_bytes() == before
+
+
+def test_denoise_scales_uint8_and_refuses_a_bad_multiple():
+
+    torch.manual_seed(0)
+    u = UDnCNN(4, 8, 1).eval()
+    img = torch.rand(1, 16, 20)
+    eight = (img * 255).round().to(torch.uint8)
+    out = denoise(u, eight, device="cpu")  # before: the net ran on values 0-255
+    assert out.dtype == torch.float32 and torch.allclose(out, denoise(u, eight.float() / 255, device="cpu"))
+    assert torch.allclose(denoise(u, eight.numpy(), device="cpu"), out)  # NumPy: 'no attribute dim' before
+    assert torch.equal(denoise(u, img, device="cpu"), denoise(u, img.double(), device="cpu"))
+    for multiple in (0, -2):
+        with pytest.raises(ValueError, match="multiple must be a whole number >= 1"):
+            denoise(u, img, multiple=multiple, device="cpu")
+    for multiple in (2.5, True):
+        with pytest.raises(ValueError, match="multiple must be a whole number >= 1"):
+            denoise(u, img, multiple=multiple, device="cpu")  # 2.5: a TypeError from F.pad before
+    with pytest.raises(TypeError, match="int64"):
+        denoise(u, torch.randint(0, 256, (1, 8, 8)), device="cpu")  # whole numbers of unknown scale

@@ -71,3 +71,51 @@ def test_scores_table_lists_methods_with_their_cards():
     assert lines[0].split() == ["method", "PSNR", "(dB)", "MAE", "mean", "error"]
     assert lines[2].split() == ["identity", "20.00", "0.1000", "+0.1000"]
     assert lines[3].split() == ["perfect", "100.00", "0.0000", "+0.0000"]
+
+
+def test_psnr_refuses_images_far_outside_data_range():
+    x, y = torch.rand(2, 1, 8, 8) * 255, torch.rand(2, 1, 8, 8) * 255
+    with pytest.raises(ValueError, match="data_range=255"):
+        psnr(x, y, data_range=1)  # before: -40 dB, silently
+    with pytest.raises(ValueError, match="data_range=255"):
+        psnr(x.to(torch.uint8), y.to(torch.uint8), data_range=1.0)
+    assert psnr(x, y, data_range=255).item() == pytest.approx(psnr(x / 255, y / 255, data_range=1).item(), abs=1e-3)
+    # noisy images and a bad output stay on the scale: no error
+    noisy = torch.rand(2, 1, 8, 8) + 0.5 * torch.randn(2, 1, 8, 8)
+    psnr(noisy, torch.rand(2, 1, 8, 8), data_range=1)
+    psnr(torch.randn(2, 1, 8, 8) * 100, torch.rand(2, 1, 8, 8), data_range=1)  # a diverged model: a low PSNR
+
+
+def test_psnr_data_range_numpy_scalars_and_bad_values():
+    import numpy as np
+
+    x, y = torch.zeros(2, 1, 4, 4), torch.full((2, 1, 4, 4), 0.1)
+    for r in (np.float32(1), np.float64(1), np.int64(1), torch.tensor(1.0)):
+        assert psnr(x, y, data_range=r).item() == pytest.approx(20.0, abs=1e-4)  # np.float32: refused before
+    for r in (float("inf"), float("nan"), -1, 0, "1", True):
+        with pytest.raises((ValueError, TypeError), match="data_range"):
+            psnr(x, y, data_range=r)  # inf: NaN before
+
+
+def test_psnr_refuses_nan_and_inf_inputs():
+    x, y = torch.rand(2, 1, 4, 4), torch.rand(2, 1, 4, 4)
+    bad = x.clone()
+    bad[1, 0, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"x holds 1 NaN"):
+        psnr(bad, y, data_range=1)  # before: NaN, silently
+    bad[1, 0, 2, 2] = float("inf")
+    with pytest.raises(ValueError, match=r"y holds 1 infinite"):
+        psnr(x, bad, data_range=1)
+
+
+def test_metrics_take_numpy_arrays_lists_and_any_dtype():
+    import numpy as np
+
+    x, y = np.zeros((2, 1, 4, 4)), np.full((2, 1, 4, 4), 0.1)  # float64 NumPy: refused deep inside torch before
+    assert psnr(x, y, data_range=1).item() == pytest.approx(20.0, abs=1e-4)
+    assert psnr(x.tolist(), y.tolist(), data_range=1).item() == pytest.approx(20.0, abs=1e-4)
+    assert mse(torch.from_numpy(x), y).item() == pytest.approx(0.01)
+    eight = np.full((1, 1, 2, 2), 10, dtype=np.uint8)  # uint8: values as they are, on the 0-255 scale
+    assert psnr(eight, np.zeros_like(eight), data_range=255).item() == pytest.approx(20 * math.log10(25.5), abs=1e-4)
+    with pytest.raises(TypeError, match="numbers"):
+        psnr(["a", "b"], ["c", "d"], data_range=1)

@@ -79,3 +79,26 @@ def test_error_map_colours_each_case():
     assert len(fig.axes) == 4
     explore_threshold(torch.rand(1, 8, 8), torch.randn(1, 8, 8), torch.rand(1, 8, 8) > 0.5, interactive=False)
     assert np.isfinite(rgb).all()
+
+
+def test_voir_batch2d_reads_channels_last_arrays():
+    rgb = np.random.default_rng(0).random((4, 16, 12, 3)).astype(np.float32)  # (N, H, W, 3) as images are stored
+    fig = plt.figure()
+    im = voir_batch2D(rgb, 2, fig, k=1)  # before: slivers 3 px wide
+    data = im.get_array()
+    assert data.shape == (2 * 16 + 5, 2 * 12 + 5)
+    assert np.array_equal(data[:16, :12], rgb[0, :, :, 1])  # image 0, channel 1
+    one = tile_batch(rgb[0], 1)  # one (H, W, 3) image
+    assert one.shape == (16, 12) and np.array_equal(one, rgb[0, :, :, 0])
+    assert tile_batch(torch.from_numpy(rgb).permute(0, 3, 1, 2), 2).shape == data.shape  # (N, C, H, W) as before
+
+
+def test_voir_batch2d_shows_uint8_on_its_0_255_scale():
+    eight = (np.random.default_rng(1).random((3, 1, 8, 8)) * 255).astype(np.uint8)
+    im = voir_batch2D(eight, 3, plt.figure())  # before: clipped to [0, 1], all white
+    assert im.get_clim() == (0, 255)
+    assert np.array_equal(im.get_array()[:8, :8], eight[0, 0])
+    assert im.get_array()[0, 8] == 127.5  # separators at mid-scale
+    assert voir_batch2D(eight, 3, plt.figure(), min_scale=0, max_scale=100).get_clim() == (0, 100)  # as asked
+    assert cu.show_batch2d(eight > 128, nx=3).get_clim() == (0, 1)  # booleans: 0 and 1
+    assert cu.show_batch2d(torch.rand(2, 1, 4, 4), nx=2).get_clim() == (0, 1)  # floats: [0, 1] as before

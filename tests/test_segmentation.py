@@ -196,3 +196,116 @@ def test_joint_transform_check(capsys):
     assert [v[0] for v in verdicts] == ["✅", "❌", "❌", "❌"]
     assert "transformed differently" in out[out.index(verdicts[1]) + 1] or "differently" in " ".join(out)
     assert "tv_tensors.Mask" in " ".join(out) and "not random" in " ".join(out)
+
+
+# ---------------------------------------------------------------- metrics on bad input: an error, not a wrong number
+
+
+def test_iou_and_dice_refuse_logits_and_probabilities():
+    mask = torch.ones(1, 1, 4, 4)
+    for fn in (M.iou, M.dice, M.precision, M.recall, M.pixel_accuracy):
+        with pytest.raises(ValueError, match=r"logits > 0"):
+            fn(torch.full((1, 1, 4, 4), -3.0), mask)  # logits: before, IoU 1.0
+    with pytest.raises(ValueError, match=r"probabilities > 0.5"):
+        M.iou(torch.full((1, 1, 4, 4), 0.3), mask)
+    half = torch.zeros(1, 1, 4, 4)
+    half[..., :2] = 1
+    with pytest.raises(ValueError, match="the mask holds values from -1 to 1"):
+        M.iou(half > 0, half * 2 - 1)  # a mask in {-1, 1}
+    # binary maps of every kind still work: booleans, 0/1 floats, 0/255 integers (a mask read from a file)
+    assert M.iou(mask > 0, (mask * 255).to(torch.uint8)).item() == 1
+    assert M.dice(mask.long(), mask.double()).item() == 1
+    assert M.iou(np.ones((1, 4, 4), dtype=bool), mask[0].tolist()).item() == 1  # NumPy arrays and lists too
+    nan = mask.clone()
+    nan[0, 0, 1, 1] = float("nan")
+    with pytest.raises(ValueError, match="1 NaN"):
+        M.iou(nan, mask)
+
+
+def test_pr_curve_reads_probabilities_as_probabilities():
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(4, 1, 16, 16, generator=g) < 0.3
+    logits = target.float() * 4 - 2 + torch.randn(4, 1, 16, 16, generator=g)
+    t, p, r = M.pr_curve(logits, target)
+    with pytest.warns(UserWarning, match="probabilities=True"):
+        tp, pp, rp = M.pr_curve(torch.sigmoid(logits), target)
+    assert torch.allclose(tp, torch.sigmoid(t))  # the same operating points, on the probability scale
+    assert torch.allclose(pp, p) and torch.allclose(rp, r)
+    _, p2, r2 = M.pr_curve(torch.sigmoid(logits), target, [0.2, 0.5], probabilities=True)
+    assert torch.equal(p2[1], M.precision(torch.sigmoid(logits) > 0.5, target))
+    with pytest.warns(UserWarning, match="logit thresholds"):  # or the logits of an untrained net: compared as given
+        _, p4, _ = M.pr_curve(torch.sigmoid(logits), target, np.linspace(-5, 5, 41))
+    assert (p4[:20] == p4[0]).all()
+    with pytest.raises(ValueError, match="logit thresholds"):
+        M.pr_curve(torch.sigmoid(logits), target, np.linspace(-5, 5, 41), probabilities=True)
+    with pytest.raises(ValueError, match="not probabilities"):
+        M.pr_curve(logits, target, probabilities=True)
+    _, p3, _ = M.pr_curve(torch.sigmoid(logits), target, probabilities=False)  # logits that lie in [0, 1]: as told
+    assert p3[0] == p3[19]  # every threshold -5 ... -0.25 is below all values
+
+
+# ---------------------------------------------------------------- segment_nuclei on bad input
+
+
+class Threshold(nn.Module):
+    """A stand-in for a nucleus model: logit (x - 1/2)·10, so the mask is "normalised image > 1/2"."""
+
+    def forward(self, x):
+        return (x - 0.5) * 10
+
+
+def _raw(seed, shape=(32, 32)):
+    return np.random.default_rng(seed).random(shape).astype(np.float32)
+
+
+def test_segment_nuclei_refuses_nan_and_inf_pixels():
+    from course_utils.segmentation import segment_nuclei
+
+    img = _raw(0)
+    img[3, 3] = np.nan  # before: an empty mask, without a word
+    with pytest.raises(ValueError, match=r"1 NaN .*nan_to_num"):
+        segment_nuclei(img, Threshold(), device="cpu")
+    img[3, 3] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        segment_nuclei(img, Threshold(), normalize=False, device="cpu")
+
+
+def test_segment_nuclei_segments_each_image_of_a_batch():
+    from course_utils.segmentation import segment_nuclei
+
+    stack = np.stack([_raw(1), _raw(2)])[:, None]  # (2, 1, H, W): before, one (H, W) mask
+    masks = segment_nuclei(stack, Threshold(), device="cpu")
+    assert masks.shape == (2, 32, 32) and masks.dtype == bool
+    for i in range(2):
+        assert np.array_equal(masks[i], segment_nuclei(stack[i, 0], Threshold(), device="cpu"))
+    assert segment_nuclei(torch.from_numpy(stack[:1]), Threshold(), device="cpu").shape == (1, 32, 32)
+    assert segment_nuclei(stack[0], Threshold(), device="cpu").shape == (32, 32)  # (1, H, W): one image
+
+
+def test_segment_nuclei_tells_a_stack_from_a_colour_image():
+    from course_utils.segmentation import segment_nuclei
+
+    one = _raw(3)
+    with pytest.raises(ValueError, match=r"image\[:, None\]"):
+        segment_nuclei(np.stack([one, _raw(4), _raw(5)]), Threshold(), device="cpu")  # before: read as RGB
+    with pytest.raises(ValueError, match=r"image\[:, None\]"):
+        segment_nuclei(np.stack([_raw(i) for i in range(6)]), Threshold(), device="cpu")
+    want = segment_nuclei(one, Threshold(), device="cpu")
+    blue = np.stack([np.zeros_like(one), np.zeros_like(one), one])  # fluorescence stored as RGB, channels first
+    assert np.array_equal(segment_nuclei(blue, Threshold(), device="cpu"), want)
+    gray = np.stack([one, one, one])  # a gray image saved as RGB
+    assert np.array_equal(segment_nuclei(gray, Threshold(), device="cpu"), want)
+    assert np.array_equal(segment_nuclei(np.moveaxis(blue, 0, -1), Threshold(), device="cpu"), want)  # (H, W, 3)
+    eight = (one * 255).astype(np.uint8)
+    near_copies = np.stack([np.zeros_like(eight), eight, np.maximum(eight, 1) - 1])  # uint8 differences must not wrap
+    assert np.array_equal(
+        segment_nuclei(near_copies, Threshold(), device="cpu"), segment_nuclei(eight, Threshold(), device="cpu")
+    )
+
+
+@pytest.mark.parametrize("diameter", [0, -5, 0.5, float("nan"), float("inf"), "big"])
+def test_segment_nuclei_refuses_a_diameter_that_is_not_positive(diameter):
+    from course_utils.segmentation import segment_nuclei
+
+    with pytest.raises(ValueError, match=r"diameter .*\"auto\""):
+        segment_nuclei(_raw(0), Threshold(), diameter=diameter, device="cpu")

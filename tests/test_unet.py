@@ -94,3 +94,42 @@ def test_residual_wrapper_subtracts_the_estimate():
         net.weight.zero_()
     assert torch.equal(Residual(net)(x), x)  # a zero estimate is the identity
     assert Residual(UNet(1, 1, 4, depth=1))(x).shape == x.shape
+
+
+@pytest.mark.parametrize("cls", [UNet, "SimpleUNet"])
+def test_models_say_what_to_pass(cls):
+    import numpy as np
+
+    from course_utils import SimpleUNet
+
+    model = UNet(1, 1, 4, depth=2) if cls is UNet else SimpleUNet(4)
+    name = type(model).__name__
+    x = np.random.rand(1, 1, 8, 8)
+    cases = [
+        (x, r"torch.from_numpy\(x\).float\(\)"),  # before: 'numpy.ndarray' object has no attribute 'dim'
+        (x.tolist(), r"torch.tensor\(x, dtype=torch.float32\)"),
+        (torch.from_numpy(x), r"x.float\(\)"),  # before: Input type (double) and bias type (float) ...
+        (torch.from_numpy(x * 255).to(torch.uint8), r"x.float\(\) / 255"),
+    ]
+    for bad, advice in cases:
+        with pytest.raises(TypeError, match=name + r".*" + advice):
+            model(bad)
+    assert model.double()(torch.from_numpy(x)).dtype == torch.float64  # a float64 model takes float64
+
+
+def test_predict_converts_numpy_lists_and_float64():
+    import numpy as np
+
+    from course_utils import predict, predict_image
+
+    model = UNet(1, 1, 4, depth=2).eval()
+    x = torch.rand(3, 1, 8, 8)
+    want, want_image = predict(model, x, batch_size=2, device="cpu"), predict_image(model, x, device="cpu")
+    for other in (x.numpy(), x.double(), x.numpy().astype(np.float64), x.tolist()):  # each failed deep in torch
+        assert torch.equal(predict(model, other, batch_size=2, device="cpu"), want)
+        assert torch.equal(predict_image(model, other, device="cpu"), want_image)
+    for ints in (x.mul(255).to(torch.uint8), x.mul(255).to(torch.uint8).numpy()):  # predict_image ran 0-255 before
+        with pytest.raises(TypeError, match=r"/ 255"):
+            predict(model, ints, device="cpu")
+        with pytest.raises(TypeError, match=r"/ 255"):
+            predict_image(model, ints, device="cpu")
