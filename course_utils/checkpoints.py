@@ -1,9 +1,13 @@
 """Checkpoints that rebuild their model: class name + constructor arguments + weights, in one file.
 
 ``save_checkpoint(model, path, **meta)`` writes it (atomically: an interrupted save never leaves a
-half-written file in place of a good one); ``load_checkpoint(path)`` returns the model, ready in eval
-mode, with ``model.checkpoint_meta`` holding what was saved with it. Files load with
-``torch.load(weights_only=True)``: no pickled code ever runs, so a checkpoint from anywhere is safe.
+half-written file in place of a good one; an existing file is replaced only with ``overwrite=True``, and
+never a read-only one, a symbolic link, or the course's reference models in ``data/checkpoints``);
+``load_checkpoint(path)`` returns the model, ready in eval mode, with ``model.checkpoint_meta`` holding what
+was saved with it. Files load with ``torch.load(weights_only=True)``: no pickled code ever runs, and the
+model is built only once its arguments and weight shapes have been checked, so a checkpoint from anywhere is
+safe: a damaged or forged file gives a :class:`CheckpointError`, never runs code, never allocates more
+memory than its weights.
 
 Only course models can be saved this way: classes decorated with :func:`register_model`, which records
 the arguments each instance was built with.
@@ -13,11 +17,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import stat
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from .download import data_dir
 from .files import atomic_path
 
 __all__ = ["register_model", "save_checkpoint", "load_checkpoint", "CheckpointError", "MODEL_REGISTRY"]
@@ -68,9 +75,15 @@ def _check_plain(value, where: str):
     )
 
 
-def save_checkpoint(model: nn.Module, path, **meta) -> Path:
+def save_checkpoint(model: nn.Module, path, *, overwrite: bool = False, reference: bool = False, **meta) -> Path:
     """Save ``model`` with its class name, constructor arguments and ``meta`` (numbers, strings,
     lists, dicts: e.g. ``epoch=3, psnr=28.4, trained_on="BSDS300"``) to ``path``; return the path.
+
+    Args:
+        overwrite: replace ``path`` if it exists (default: refuse with FileExistsError). Even then, a
+            read-only file and a symbolic link are left alone (PermissionError).
+        reference: only for the instructor's ``scripts/train_*_reference.py``, which write the course's
+            reference models: without it, nothing is ever written into ``data/checkpoints``.
 
     The file is written next to its destination, then renamed over it, so a crash or a full disk
     never destroys the previous checkpoint.
@@ -83,6 +96,8 @@ def save_checkpoint(model: nn.Module, path, **meta) -> Path:
         )
     _check_plain(model.init_args, f"constructor arguments of {name}")
     _check_plain(meta, "checkpoint metadata")
+    path = Path(path)
+    _check_destination(path, overwrite=overwrite, reference=reference)
     from .version import __version__
 
     payload = {
@@ -93,10 +108,42 @@ def save_checkpoint(model: nn.Module, path, **meta) -> Path:
         "meta": meta,
         "course_utils_version": __version__,
     }
-    path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return path
+
+
+def _shipped_folder() -> Path:
+    """The folder of the course's reference models, ``data/checkpoints`` of the clone."""
+    return (data_dir() / "checkpoints").resolve()
+
+
+def _check_destination(path: Path, *, overwrite: bool, reference: bool) -> None:
+    """Refuse, before anything is written, a destination whose file would be lost."""
+    if path.is_symlink():
+        raise PermissionError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); save_checkpoint does not write through links, "
+            "so that the file it points to is never replaced by surprise. To replace that file, pass the file it "
+            "points to (with overwrite=True); otherwise choose another name."
+        )
+    shipped = _shipped_folder()
+    where = path.parent.resolve()
+    if not reference and (where == shipped or shipped in where.parents):
+        raise PermissionError(
+            f"{path} is in {shipped}, the folder of the course's reference models, which save_checkpoint never "
+            f'writes to. Save your model in another folder, e.g. save_checkpoint(model, "runs/{path.name}").'
+        )
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(
+                f"{path} already exists, and save_checkpoint does not replace a file unless told to: pass "
+                f"overwrite=True to replace it, or choose another name (e.g. {path.stem}_2{path.suffix})."
+            )
+        if path.is_file() and not path.stat().st_mode & stat.S_IWUSR:
+            raise PermissionError(
+                f"{path} is read-only, so save_checkpoint leaves it alone, even with overwrite=True. If you mean to "
+                f"replace it, make it writable first (chmod u+w {path}); otherwise choose another name."
+            )
 
 
 def load_checkpoint(path, expect: type[nn.Module] | str | None = None, device=None) -> nn.Module:
@@ -129,12 +176,12 @@ def load_checkpoint(path, expect: type[nn.Module] | str | None = None, device=No
             else ""
         )
         raise CheckpointError(f"{path} is not a course_utils checkpoint (written by save_checkpoint).{hint}")
-    name = payload["model_class"]
+    name, args, state, meta = _parts(path, payload)
     if expect is not None:
         wanted = expect if isinstance(expect, str) else expect.__name__
         if wanted != name:
             raise CheckpointError(
-                f"{path} holds a {name}{payload['model_args']}, not a {wanted}: "
+                f"{path} holds a {name}{args}, not a {wanted}: "
                 f"load it with load_checkpoint(path) or expect={name}, or pick the {wanted} checkpoint."
             )
     cls = MODEL_REGISTRY.get(name)
@@ -144,13 +191,110 @@ def load_checkpoint(path, expect: type[nn.Module] | str | None = None, device=No
             f"(known: {', '.join(sorted(MODEL_REGISTRY))}). Update course_utils "
             f"(the file was written by version {payload.get('course_utils_version')})."
         )
-    model = cls(**payload["model_args"])
+    _check_arguments(path, payload, cls, args, state)
+    model = cls(**args)  # for real only now: its weights have the shapes of the file's, whose memory is already taken
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state)
     except RuntimeError as e:
         raise CheckpointError(
-            f"the weights in {path} do not fit {name}({payload['model_args']}): "
+            f"the weights in {path} do not fit {name}({_call(args)}): "
             f"{str(e).splitlines()[0]} The file was probably edited or written by another version."
         ) from None
-    model.checkpoint_meta = dict(payload.get("meta", {}))
+    model.checkpoint_meta = dict(meta)
     return model.to(device or "cpu").eval()
+
+
+def _damaged(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(
+        f"{path} {what}: it was edited or damaged. Save the model again with save_checkpoint, or download the "
+        "file again."
+    )
+
+
+def _parts(path: Path, payload: dict) -> tuple[str, dict, dict, dict]:
+    """The class name, constructor arguments, weights and metadata of a checkpoint, each checked for its type."""
+    name = payload.get("model_class")
+    if not isinstance(name, str) or not name:
+        raise _damaged(path, "does not say which model it holds (no model_class)")
+    args = payload.get("model_args")
+    if not (isinstance(args, dict) and all(isinstance(k, str) for k in args)):
+        raise _damaged(path, f"has no readable constructor arguments for its {name} (model_args)")
+    state = payload.get("state_dict")
+    if not (isinstance(state, dict) and all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items())):
+        raise _damaged(path, f"holds no readable weights for its {name} (state_dict: names and tensors)")
+    meta = payload.get("meta", {})
+    if not (isinstance(meta, dict) and all(isinstance(k, str) for k in meta)):
+        raise _damaged(path, "has unreadable metadata (meta)")
+    return name, args, state, meta
+
+
+def _call(args: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in args.items())
+
+
+def _check_arguments(path: Path, payload: dict, cls: type[nn.Module], args: dict, state: dict) -> None:
+    """Check the file's constructor arguments without building the model for real: against the class's
+    signature, then (whole numbers) against the size of the weights, then by building it on the ``meta`` device
+    (no memory) and comparing every weight's shape with the file's."""
+    name = cls.__name__
+    version = payload.get("course_utils_version")
+    sig = inspect.signature(cls.__init__)  # the class's own signature (register_model keeps it)
+    params = [p for p in list(sig.parameters.values())[1:] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    unknown = sorted(set(args) - {p.name for p in params})
+    if unknown and not takes_any:
+        raise CheckpointError(
+            f"{path} gives {name} unknown argument(s) {', '.join(unknown)} ({name} takes "
+            f"{', '.join(p.name for p in params)}): the file was edited, or written by another version of "
+            f"course_utils ({version}). Save the model again with save_checkpoint, or download the file again."
+        )
+    try:
+        sig.bind(None, **args)
+    except TypeError as e:
+        raise CheckpointError(
+            f"{name} cannot be built from the arguments in {path} ({_call(args)}): {e}. The file was edited or "
+            "damaged: save the model again with save_checkpoint, or download the file again."
+        ) from None
+    # A whole number larger than any weight's dimension and than the number of weights (say depth=10**6) would
+    # take minutes and gigabytes even without weights; small ones are always harmless.
+    bound = max([64, len(state), *(max(v.shape, default=0) for v in state.values())])
+    for key, value in args.items():
+        for number in _whole_numbers(value):
+            if number > bound:
+                raise CheckpointError(
+                    f"the constructor arguments in {path} do not fit its weights ({key}={value!r}, but no weight is "
+                    f"larger than {bound} along any dimension): the file was edited or damaged. Save the model "
+                    "again with save_checkpoint, or download the file again."
+                )
+    try:
+        with torch.device("meta"):  # the model's shapes without its memory
+            skeleton = cls(**args)
+    except Exception as e:
+        raise CheckpointError(
+            f"{name} cannot be built from the arguments in {path} ({_call(args)}): {type(e).__name__}"
+            f"{': ' + str(e).splitlines()[0] if str(e) else ''}. The file was edited or damaged: save the model "
+            "again with save_checkpoint, or download the file again."
+        ) from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != found:
+        missing = [f"missing {k}" for k in sorted(expected.keys() - found.keys())]
+        extra = [f"unexpected {k}" for k in sorted(found.keys() - expected.keys())]
+        wrong = [f"{k} is {found[k]}, not {expected[k]}" for k in expected if k in found and expected[k] != found[k]]
+        differences = missing + extra + wrong
+        what = "; ".join(differences[:3]) + (f" (and {len(differences) - 3} more)" if len(differences) > 3 else "")
+        raise CheckpointError(
+            f"the weights in {path} do not fit {name}({_call(args)}): {what}. The file was edited or written by "
+            "another version: save the model again with save_checkpoint, or download the file again."
+        )
+
+
+def _whole_numbers(value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _whole_numbers(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _whole_numbers(v)

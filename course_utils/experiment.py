@@ -10,7 +10,12 @@ Modelled on ``nntools.Experiment`` of the original DnCNN assignment (Deledalle, 
   the model, the optimizer and scheduler states and the history after the last finished epoch (written
   atomically, loaded with ``weights_only=True``).
 * Creating an ``Experiment`` on an existing ``output_dir`` resumes it if the configuration is the same,
-  and refuses (``ExperimentMismatch``) if it differs: nothing of the other run is overwritten.
+  and refuses (``ExperimentMismatch``) if it differs, or if ``config.json`` is missing next to a checkpoint:
+  nothing of the other run is overwritten. A damaged ``checkpoint.pt`` gives a
+  :class:`~course_utils.checkpoints.CheckpointError` that says what to do.
+* ``run(n)`` trains until n epochs are finished in all. An epoch that does not finish (Ctrl-C, an error, a loss
+  that turns NaN or infinite) is rolled back: the experiment is again as its checkpoint holds it, and the
+  checkpoint of the last good epoch is never replaced by a diverged one.
 * ``history``: one ``{"epoch", "train_loss", "train_psnr", "val_loss", "val_psnr", "seconds"}`` per epoch.
 
 Pairs are (input, target) images; PSNR assumes pixel values spanning ``data_range`` (2 for [-1, 1]).
@@ -18,7 +23,9 @@ Pairs are (input, target) images; PSNR assumes pixel values spanning ``data_rang
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -27,6 +34,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from .checkpoints import CheckpointError
 from .device import get_device
 from .files import atomic_path
 from .metrics import psnr
@@ -62,6 +70,9 @@ class Experiment:
         scheduler: a learning-rate scheduler of ``optimizer``, stepped after every batch (e.g.
             ``OneCycleLR(optimizer, max_lr, total_steps=epochs * len(train_loader))``); checkpointed too.
         device: default :func:`~course_utils.get_device`.
+
+    Raises ValueError when ``train_set`` holds fewer pairs than ``batch_size`` (an epoch would have no batch) or
+    ``val_set`` is empty.
     """
 
     def __init__(
@@ -81,6 +92,14 @@ class Experiment:
         device=None,
         num_workers: int = 0,
     ):
+        if len(train_set) < batch_size:
+            raise ValueError(
+                f"the training set has {len(train_set)} pairs, fewer than batch_size={batch_size}: an epoch would "
+                "have no batch (an incomplete last batch is dropped). Use a smaller batch_size or more training "
+                "pairs."
+            )
+        if len(val_set) == 0:
+            raise ValueError("the validation set is empty: give val_set at least one (input, target) pair.")
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loss_fn = loss_fn or nn.MSELoss()
         self.data_range = data_range
@@ -107,6 +126,7 @@ class Experiment:
             )
         )
         self.history: list[dict] = []
+        self._start = None  # the state before the first epoch, while no checkpoint holds it
         self._open()
 
     @property
@@ -125,7 +145,13 @@ class Experiment:
     def _open(self) -> None:
         self.output_dir.mkdir(parents=True, exist_ok=True)
         if self.config_path.exists():
-            saved = json.loads(self.config_path.read_text())
+            try:
+                saved = json.loads(self.config_path.read_text())
+            except (ValueError, UnicodeDecodeError):
+                raise ExperimentMismatch(
+                    f"{self.config_path} cannot be read (it is not JSON), so this experiment cannot check that "
+                    f"{self.output_dir} holds the same one. Restore the file, or use another output_dir."
+                ) from None
             if saved != self.config:
                 diff = sorted(k for k in saved.keys() | self.config.keys() if saved.get(k) != self.config.get(k))
                 raise ExperimentMismatch(
@@ -134,16 +160,52 @@ class Experiment:
                 )
             if self.checkpoint_path.exists():
                 self.load()
+        elif self.checkpoint_path.exists():
+            raise ExperimentMismatch(
+                f"{self.output_dir} holds a checkpoint.pt but no config.json, so this experiment cannot check that "
+                "it is the same one; starting here would train from epoch 0 and replace that checkpoint. To resume "
+                "it, restore its config.json (e.g. from a copy of the folder); to start again, delete checkpoint.pt "
+                "(or move it away to keep it), or use another output_dir."
+            )
         else:
             self.config_path.write_text(json.dumps(self.config, indent=2))
 
     def load(self) -> None:
-        """Restore model, optimizer, scheduler and history from ``checkpoint.pt``."""
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+        """Restore model, optimizer, scheduler and history from ``checkpoint.pt`` (loaded with
+        ``weights_only=True``: nothing in it can run code). Raises CheckpointError when the file is damaged or
+        does not fit this experiment."""
+        path = self.checkpoint_path
+        what_to_do = (
+            f"Delete {path} to train this experiment again from the start (its config.json can stay), or put "
+            "back a good copy of the file."
+        )
+        try:
+            state = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as e:  # never repeat torch's message: it may suggest an unsafe setting
+            what = (
+                "holds Python objects other than weights, which are never loaded (they could run code)"
+                if "Weights only load failed" in str(e)
+                else f"is damaged (truncated or corrupt: {type(e).__name__})"
+            )
+            raise CheckpointError(f"{path} {what}. {what_to_do}") from None
+        needed = ("model", "optimizer", "history") + (("scheduler",) if self.scheduler is not None else ())
+        missing = [k for k in needed if not isinstance(state, dict) or k not in state]
+        if missing or not isinstance(state["history"], list):
+            raise CheckpointError(
+                f"{path} is not a checkpoint of an Experiment (it lacks {', '.join(missing) or 'a history'}): it "
+                f"was edited or damaged. {what_to_do}"
+            )
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(state["scheduler"])
+        except Exception as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(
+                f"{path} does not fit this experiment ({first}): it was edited, damaged or written by another "
+                f"version. {what_to_do}"
+            ) from None
         self.history = list(state["history"])
 
     def save(self) -> None:
@@ -173,40 +235,110 @@ class Experiment:
         return {"val_loss": sum(losses) / n, "val_psnr": torch.cat(psnrs).mean().item()}
 
     def run(self, num_epochs: int, plot: Callable[[Experiment], None] | None = None, progress: bool = True):
-        """Train until ``num_epochs`` epochs are finished (resuming where the history stops), checkpointing
-        after each, and call ``plot(self)`` after each (e.g. to refresh a live figure). Returns ``history``."""
+        """Train until ``num_epochs`` epochs are finished in all (resuming where the history stops: ``run(3)``
+        after ``run(2)`` trains one more epoch, ``run(2)`` again none), checkpointing after each, and call
+        ``plot(self)`` after each (e.g. to refresh a live figure). Returns ``history``.
+
+        An epoch that does not finish (Ctrl-C, an error, a loss that becomes NaN or infinite) is rolled back:
+        model, optimizer, scheduler and history are again those of the last finished epoch (as in
+        ``checkpoint.pt``), so ``run`` again continues exactly as a new session would. A diverging run raises
+        FloatingPointError and keeps the last good checkpoint. A schedule built for a fixed number of steps
+        (``OneCycleLR``'s ``total_steps``) that ``num_epochs`` would exceed is refused before training."""
+        self._check_schedule(num_epochs)
         if plot is not None and self.history:
             plot(self)
         for epoch in range(self.epoch, num_epochs):
-            t0 = time.perf_counter()
-            self.model.train()
-            losses, psnrs = [], []
-            for x, y in tqdm(
-                self.train_loader, desc=f"epoch {epoch + 1}/{num_epochs}", disable=not progress, leave=False
-            ):
-                x, y = x.to(self.device), y.to(self.device)
-                self.optimizer.zero_grad(set_to_none=True)
-                out = self.model(x)
-                loss = self.loss_fn(out, y)
-                loss.backward()
-                self.optimizer.step()
-                if self.scheduler is not None:
-                    self.scheduler.step()
-                losses.append(loss.item())
-                psnrs.append(psnr(out.detach(), y, data_range=self.data_range).item())
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": sum(losses) / max(len(losses), 1),
-                "train_psnr": sum(psnrs) / max(len(psnrs), 1),
-                **self.evaluate(),
-                "seconds": time.perf_counter() - t0,
-            }
-            self.history.append(record)
-            self.save()
+            if self.epoch == 0 and self._start is None:
+                self._start = self._snapshot()
+            try:
+                self._train_epoch(epoch, num_epochs, progress)
+            except BaseException:
+                self._roll_back()
+                raise
+            self._start = None
             if plot is not None:
                 plot(self)
         self.model.eval()
         return self.history
+
+    def _check_schedule(self, num_epochs: int) -> None:
+        total = getattr(self.scheduler, "total_steps", None)
+        per_epoch = len(self.train_loader)
+        if isinstance(total, int) and num_epochs * per_epoch > total:
+            name = type(self.scheduler).__name__
+            raise ValueError(
+                f"this experiment's {name} schedule was built for {total} steps ({total // per_epoch} epochs of "
+                f"{per_epoch} batches), so it cannot run {num_epochs} epochs ({num_epochs * per_epoch} steps). Ask "
+                f"for at most {total // per_epoch} epochs, or start a new experiment (another output_dir) with a "
+                f"schedule of {num_epochs * per_epoch} steps (total_steps=num_epochs * len(train_loader))."
+            )
+
+    def _train_epoch(self, epoch: int, num_epochs: int, progress: bool) -> None:
+        """One epoch, its record in the history, its checkpoint; raises before saving anything that diverged."""
+        t0 = time.perf_counter()
+        self.model.train()
+        losses, psnrs = [], []
+        for i, (x, y) in enumerate(
+            tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{num_epochs}", disable=not progress, leave=False)
+        ):
+            x, y = x.to(self.device), y.to(self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            out = self.model(x)
+            loss = self.loss_fn(out, y)
+            value = loss.item()
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"the training loss became {value} in epoch {epoch + 1}, batch {i + 1}: training diverged. "
+                    f"{self._kept()} Try a lower learning rate (in a new output_dir, or delete {self.output_dir} "
+                    "to start again), and check that the data hold no NaN."
+                )
+            loss.backward()
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            losses.append(value)
+            psnrs.append(psnr(out.detach(), y, data_range=self.data_range).item())
+        if not all(v.isfinite().all() for v in self.model.state_dict().values() if v.is_floating_point()):
+            raise FloatingPointError(
+                f"after epoch {epoch + 1} the model's weights hold NaN or infinite values: training diverged. "
+                f"{self._kept()} Try a lower learning rate (in a new output_dir, or delete {self.output_dir} to "
+                "start again)."
+            )
+        self.history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": sum(losses) / len(losses),
+                "train_psnr": sum(psnrs) / len(psnrs),
+                **self.evaluate(),
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        self.save()
+
+    def _kept(self) -> str:
+        if self.epoch == 0:
+            return "Nothing was saved."
+        return f"This epoch is dropped; the checkpoint of epoch {self.epoch} ({self.checkpoint_path}) is kept."
+
+    def _snapshot(self) -> dict:
+        return copy.deepcopy(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            }
+        )
+
+    def _roll_back(self) -> None:
+        """Back to the end of the last finished epoch: the checkpoint, or the state before the first epoch."""
+        if self._start is not None:
+            self.model.load_state_dict(self._start["model"])
+            self.optimizer.load_state_dict(self._start["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(self._start["scheduler"])
+            self.history = []
+        else:
+            self.load()
 
     def __repr__(self) -> str:
         return f"Experiment({self.output_dir}, {self.epoch} epochs done, {json.dumps(self.config)})"

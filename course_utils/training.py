@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Callable
@@ -32,15 +31,61 @@ class History:
         return out
 
 
-def _batches(source) -> Iterator:
-    """An endless iterator of batches from a zero-argument function or a (re-iterable) loader."""
+def _batches(source, steps: int) -> Iterator:
+    """An endless iterator of batches from a zero-argument function or a (re-iterable) loader.
+
+    A generator or any other one-pass iterator is used once: when it runs out before ``steps`` batches,
+    a ValueError says so (it used to loop forever, deaf to Ctrl-C). A loader that gives no batch at all in
+    a pass stops the same way. Errors raised by ``source`` itself pass through untouched.
+    """
     if callable(source) and not hasattr(source, "__iter__"):
         return iter(source, object())  # call source() forever
     if hasattr(source, "__iter__"):
-        return itertools.chain.from_iterable(itertools.repeat(source))  # epoch after epoch
+        return _passes(source, steps)
     raise TypeError(
         "batches must be a function returning (inputs, targets), e.g. lambda: gen(64), "
         f"or a DataLoader; got {type(source).__name__}"
+    )
+
+
+def _passes(source, steps: int) -> Iterator:
+    given = 0
+    while True:
+        it = iter(source)
+        one_pass = it is source  # a generator or other iterator: there is no second pass
+        in_this_pass = 0
+        for batch in it:
+            in_this_pass += 1
+            given += 1
+            yield batch
+        if one_pass:
+            raise ValueError(
+                f"your batch source ran out after {given} batches, but steps={steps} asks for {steps}. "
+                "A generator can be read only once: pass a function that returns one batch per call "
+                "(e.g. lambda: gen(64)) or a DataLoader, or ask for fewer steps."
+            )
+        if in_this_pass == 0:
+            raise ValueError(
+                f"your batch source gave no batch at all ({type(source).__name__} is empty), so it cannot give "
+                f"steps={steps}. Check that it holds data (a DataLoader with drop_last=True gives no batch when "
+                "the data set is smaller than batch_size)."
+            )
+
+
+def _pair(batch):
+    """``batch`` as (inputs, targets), or a TypeError that says what it was instead."""
+    if torch.is_tensor(batch):
+        what = f"a tensor of shape {tuple(batch.shape)}"
+    elif isinstance(batch, (tuple, list)) and len(batch) != 2:
+        what = f"a {type(batch).__name__} of {len(batch)} items"
+    else:
+        try:
+            inputs, targets = batch
+            return inputs, targets
+        except (TypeError, ValueError):
+            what = f"a {type(batch).__name__}"
+    raise TypeError(
+        f"each batch must be a pair (inputs, targets); your batch source gave {what}. Return both, e.g. return x, y."
     )
 
 
@@ -73,6 +118,10 @@ def fit(
         scheduler: a learning-rate scheduler stepped after every optimizer step.
         progress: show a ``tqdm.auto`` bar with the running loss.
 
+    A generator (``batches=(b for b in ...)``) is read once: if it runs out before ``steps``, a ValueError says
+    after how many batches. Errors raised inside your batch function or loss reach you as they are, and Ctrl-C
+    stops training at the current step.
+
     The model is left in eval mode. Only floats are kept between steps (no autograd graph survives),
     so memory does not grow with the number of steps.
     """
@@ -82,6 +131,12 @@ def fit(
         if not hasattr(batches, "__len__"):
             raise ValueError("epochs= needs a DataLoader (something with len()); with a generator function use steps=")
         per_epoch = len(batches)
+        if per_epoch == 0:
+            raise ValueError(
+                f"epochs={epochs} of this {type(batches).__name__} would train nothing: it gives no batch (a "
+                "DataLoader with drop_last=True gives none when the data set is smaller than batch_size). Check "
+                "the data set and batch_size."
+            )
         steps = epochs * per_epoch
         val_every = val_every or per_epoch
     if steps < 0:
@@ -89,15 +144,12 @@ def fit(
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     history = History()
-    stream = _batches(batches)
+    stream = _batches(batches, steps)
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     running = None
     for step in bar:
         model.train()
-        try:
-            inputs, targets = next(stream)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"each batch must be a pair (inputs, targets): {e}") from None
+        inputs, targets = _pair(next(stream))  # the source's own errors reach you as they are
         inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(inputs), targets)

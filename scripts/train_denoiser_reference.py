@@ -94,6 +94,8 @@ def main() -> None:
     cu.save_checkpoint(
         model.cpu(),
         out,
+        overwrite=args.force,  # checked before training: replace only with --force
+        reference=True,  # the one writer allowed into data/checkpoints
         sigma=spec["sigma"],
         stages=stages,
         steps=sum(s["steps"] for s in stages),

@@ -106,6 +106,8 @@ def main() -> None:
     cu.save_checkpoint(
         model.cpu(),
         out,
+        overwrite=args.force,  # checked before training: replace only with --force
+        reference=True,  # the one writer allowed into data/checkpoints
         data="course_utils.nuclei.make_nuclei (synthetic, 128x128)",
         steps=sum(s["steps"] for s in stages),
         batch=args.batch,

@@ -137,3 +137,177 @@ def test_predict_batches_without_grad_and_returns_cpu():
     out = predict(model, x, batch_size=4, device="cpu")
     assert out.shape == (10, 2) and not out.requires_grad and out.device.type == "cpu"
     assert torch.equal(out, predict(model, x, batch_size=3, device="cpu"))  # eval mode: dropout off
+
+
+# Hardening (issue 18): fit never hangs, Ctrl-C always stops it, the student's own errors reach the student.
+
+_RUNS_OUT = """
+import torch, torch.nn as nn
+from course_utils.training import fit
+
+def three():
+    for _ in range(3):
+        x = torch.randn(4, 2)
+        yield x, x.sum(1, keepdim=True)
+
+model = nn.Linear(2, 1)
+for source, steps in ((three(), 10), (iter([]), 2), ([], 2)):
+    try:
+        fit(model, source, nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1), steps=steps,
+            device="cpu", progress=False)
+        print("no error")
+    except Exception as e:
+        print(f"{type(e).__name__}: {e}")
+"""
+
+
+def test_a_source_that_runs_out_stops_with_a_message_instead_of_hanging():
+    """fit(<a generator of 3 batches>, steps=10), an empty generator, an empty list: each used to spin forever in
+    C, holding the GIL (not even a thread or signal.alarm could stop it), so the cases run in a subprocess with a
+    timeout and this test can never hang."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _RUNS_OUT],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("fit hangs on a batch source that runs out")
+    assert done.returncode == 0, done.stderr
+    exhausted, empty_iterator, empty_list = done.stdout.splitlines()
+    assert exhausted.startswith("ValueError: your batch source ran out after 3 batches, but steps=10"), exhausted
+    assert empty_iterator.startswith("ValueError: your batch source ran out after 0 batches"), empty_iterator
+    assert empty_list.startswith("ValueError: your batch source gave no batch at all"), empty_list
+
+
+def test_an_empty_loader_with_epochs_is_refused(g):
+    x = torch.randn(3, 2, generator=g)
+    tiny = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x), batch_size=4, drop_last=True)
+    model = nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="gives no batch"):  # used to train 0 steps silently
+        fit(
+            model,
+            tiny,
+            nn.functional.mse_loss,
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            epochs=2,
+            device="cpu",
+            progress=False,
+        )
+
+
+def test_a_list_of_batches_is_used_epoch_after_epoch(g):
+    x = torch.randn(4, 2, generator=g)
+    model = nn.Linear(2, 1)
+    h = fit(
+        model,
+        [(x, x[:, :1])] * 3,
+        nn.functional.mse_loss,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        steps=7,
+        device="cpu",
+        progress=False,
+    )
+    assert len(h.loss) == 7
+
+
+def test_keyboard_interrupt_stops_training_at_once(g):
+    batch = linear_batches(g)
+    calls = []
+
+    def interrupted_batch():
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return batch()
+
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, interrupted_batch, nn.functional.mse_loss, opt, steps=10**9, device="cpu", progress=False)
+    assert len(calls) == 3
+
+    losses = []
+
+    def interrupted_loss(out, y):
+        losses.append(1)
+        if len(losses) == 2:
+            raise KeyboardInterrupt
+        return nn.functional.mse_loss(out, y)
+
+    data = [batch() for _ in range(3)]
+    for source in (data, iter(data * 5), batch):  # a re-iterable, a generator, a function
+        losses.clear()
+        with pytest.raises(KeyboardInterrupt):
+            fit(model, source, interrupted_loss, opt, steps=10**9, device="cpu", progress=False)
+        assert len(losses) == 2
+
+
+def test_a_real_ctrl_c_stops_an_endless_loop(g):
+    """SIGINT as the terminal sends it, during a loop over a re-iterable source that would never end."""
+    import os
+    import signal
+
+    x = torch.randn(4, 2, generator=g)
+    steps = []
+
+    def loss(out, y):
+        steps.append(1)
+        if len(steps) == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+        return nn.functional.mse_loss(out, y)
+
+    model = nn.Linear(2, 1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(
+            model,
+            [(x, x[:, :1])],
+            loss,
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            steps=10**9,
+            device="cpu",
+            progress=False,
+        )
+    assert len(steps) < 10
+
+
+def test_the_students_own_error_reaches_the_student_with_its_traceback(g):
+    import traceback
+
+    def my_batches():
+        raise ValueError("crop size 70 does not fit a 64x64 image")
+
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="crop size 70") as info:
+        fit(model, my_batches, nn.functional.mse_loss, opt, steps=1, device="cpu", progress=False)
+    assert any(frame.name == "my_batches" for frame in traceback.extract_tb(info.value.__traceback__))
+
+    def typo():
+        return undefined_name  # noqa: F821
+
+    with pytest.raises(NameError):
+        fit(model, typo, nn.functional.mse_loss, opt, steps=1, device="cpu", progress=False)
+
+    def generator():
+        yield from ()
+        raise TypeError("my own TypeError")
+
+    with pytest.raises(TypeError, match="my own TypeError"):
+        fit(model, generator(), nn.functional.mse_loss, opt, steps=1, device="cpu", progress=False)
+
+
+def test_a_batch_that_is_not_a_pair_is_named(g):
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(2, 2, generator=g)  # a single tensor of 2 rows would unpack into two "batches"
+    for bad, shown in ((lambda: x, "a tensor of shape (2, 2)"), (lambda: (x, x, x), "a tuple of 3 items")):
+        with pytest.raises(TypeError, match=r"each batch must be a pair \(inputs, targets\)") as info:
+            fit(model, bad, nn.functional.mse_loss, opt, steps=1, device="cpu", progress=False)
+        assert shown in str(info.value)
