@@ -17,6 +17,12 @@ def linear_batches(g):
     return batch
 
 
+def sgd_fit(model, batches, lr, **kwargs):
+    """``fit`` with the MSE loss and SGD at ``lr``, on the CPU, without a progress bar."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    return fit(model, batches, nn.functional.mse_loss, optimizer, device="cpu", progress=False, **kwargs)
+
+
 def test_fit_learns_and_records(g):
     model = nn.Linear(2, 1)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -46,16 +52,7 @@ def test_fit_with_dataloader_epochs(g):
     loader = torch.utils.data.DataLoader(data, batch_size=10)
     model = nn.Linear(2, 1)
     seen = []
-    h = fit(
-        model,
-        loader,
-        nn.functional.mse_loss,
-        torch.optim.SGD(model.parameters(), lr=0.05),
-        epochs=3,
-        device="cpu",
-        val_fn=lambda m: len(seen.append(1) or seen),
-        progress=False,
-    )
+    h = sgd_fit(model, loader, 0.05, epochs=3, val_fn=lambda m: len(seen.append(1) or seen))
     assert len(h.loss) == 12  # 3 epochs x 4 batches
     assert [s for s, _ in h.val] == [4, 8, 12]  # once per epoch
 
@@ -68,16 +65,7 @@ def test_validation_runs_without_grad_in_eval_mode(g):
         modes.append((m.training, torch.is_grad_enabled()))
         return 0.0
 
-    fit(
-        model,
-        linear_batches(g),
-        nn.functional.mse_loss,
-        torch.optim.SGD(model.parameters(), lr=0.01),
-        steps=3,
-        device="cpu",
-        val_fn=val,
-        progress=False,
-    )
+    sgd_fit(model, linear_batches(g), 0.01, steps=3, val_fn=val)
     assert modes == [(False, False)]
 
 
@@ -97,15 +85,7 @@ def test_fit_errors(g):
 def test_zero_steps_is_a_no_op(g):
     model = nn.Linear(2, 1)
     before = model.weight.clone()
-    h = fit(
-        model,
-        linear_batches(g),
-        nn.functional.mse_loss,
-        torch.optim.SGD(model.parameters(), lr=1.0),
-        steps=0,
-        device="cpu",
-        progress=False,
-    )
+    h = sgd_fit(model, linear_batches(g), 1.0, steps=0)
     assert h.loss == [] and torch.equal(model.weight, before)
 
 
@@ -191,15 +171,7 @@ def test_an_empty_loader_with_epochs_is_refused(g):
     tiny = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x), batch_size=4, drop_last=True)
     model = nn.Linear(2, 1)
     with pytest.raises(ValueError, match="gives no batch"):  # used to train 0 steps silently
-        fit(
-            model,
-            tiny,
-            nn.functional.mse_loss,
-            torch.optim.SGD(model.parameters(), lr=0.1),
-            epochs=2,
-            device="cpu",
-            progress=False,
-        )
+        sgd_fit(model, tiny, 0.1, epochs=2)
 
 
 def test_a_list_of_batches_is_used_epoch_after_epoch(g):
