@@ -199,18 +199,21 @@ def check_noise2noise_batches(fn, name) -> None:
     want = gen_noise2noise(8)
     seed_everything(7)
     supervised = gen(8)
-    if torch.equal(got[1], supervised[1]):
-        _fail(
-            name,
+    problems = [  # (found, problem, hint), the first one found is reported
+        (
+            torch.equal(got[1], supervised[1]),
             "the targets are the clean images: noise2noise never sees them",
             "the target is a second noisy copy: gen_noise2noise(n) gives both.",
-        )
-    if not (torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])):
-        _fail(
-            name,
+        ),
+        (
+            not (torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])),
             "these are not the two noisy copies of gen_noise2noise(n)",
             "return gen_noise2noise(n) as it is: (first noisy copy, second noisy copy).",
-        )
+        ),
+    ]
+    for found, problem, hint in problems:
+        if found:
+            _fail(name, problem, hint)
     _report(name, [], 1)
 
 
@@ -458,11 +461,8 @@ def check_joint_transform(fn, name) -> None:
             )
         outputs.append(m)
     if all(torch.equal(o, mask) for o in outputs) or all(torch.equal(o, outputs[0]) for o in outputs):
-        _fail(
-            name,
-            "every call returns the same mask: the transform is not random",
-            "use the Random... transforms of torchvision.transforms.v2.",
-        )
+        hint = "use the Random... transforms of torchvision.transforms.v2."
+        _fail(name, "every call returns the same mask: the transform is not random", hint)
     _report(name, [], 1)
 
 

@@ -72,14 +72,8 @@ def make_cells(n: int, rate: float = CELL_RATE, *, size: int = IMAGE_SIZE, gener
 
 
 def make_clutter(
-    n: int,
-    rate: float = CLUTTER_RATE,
-    *,
-    size: int = IMAGE_SIZE,
-    generator=None,
-    device=None,
-    add_to: torch.Tensor | None = None,
-) -> torch.Tensor:
+    n: int, rate: float = CLUTTER_RATE, *, size: int = IMAGE_SIZE, generator=None, device=None, add_to=None
+):
     """Clutter only: (n, 1, size, size) images of bars and speckled rectangles (>= 0).
 
     ``add_to``: an (n, 1, size, size) float tensor to add the clutter to, in place, and return (it saves
