@@ -196,10 +196,7 @@ class Experiment:
                 f"was edited or damaged. {what_to_do}"
             )
         try:
-            self.model.load_state_dict(state["model"])
-            self.optimizer.load_state_dict(state["optimizer"])
-            if self.scheduler is not None:
-                self.scheduler.load_state_dict(state["scheduler"])
+            self._restore(state)
         except Exception as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise CheckpointError(
@@ -211,15 +208,21 @@ class Experiment:
     def save(self) -> None:
         """Write ``checkpoint.pt`` atomically (a crash mid-write keeps the previous one)."""
         with atomic_path(self.checkpoint_path) as tmp:
-            torch.save(
-                {
-                    "model": self.model.state_dict(),
-                    "optimizer": self.optimizer.state_dict(),
-                    "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-                    "history": self.history,
-                },
-                tmp,
-            )
+            torch.save({**self._state(), "history": self.history}, tmp)
+
+    def _state(self) -> dict:
+        """The training state (the checkpoint without the history): live references, not copies."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+        }
+
+    def _restore(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
 
     def evaluate(self) -> dict[str, float]:
         """Mean loss and mean per-image PSNR on the validation set (eval mode, no gradients)."""
@@ -287,10 +290,9 @@ class Experiment:
             loss = self.loss_fn(out, y)
             value = loss.item()
             if not math.isfinite(value):
-                raise FloatingPointError(
-                    f"the training loss became {value} in epoch {epoch + 1}, batch {i + 1}: training diverged. "
-                    f"{self._kept()} Try a lower learning rate (in a new output_dir, or delete {self.output_dir} "
-                    "to start again), and check that the data hold no NaN."
+                raise self._diverged(
+                    f"the training loss became {value} in epoch {epoch + 1}, batch {i + 1}",
+                    "check that the data hold no NaN",
                 )
             loss.backward()
             self.optimizer.step()
@@ -299,11 +301,7 @@ class Experiment:
             losses.append(value)
             psnrs.append(psnr(out.detach(), y, data_range=self.data_range).item())
         if not all(v.isfinite().all() for v in self.model.state_dict().values() if v.is_floating_point()):
-            raise FloatingPointError(
-                f"after epoch {epoch + 1} the model's weights hold NaN or infinite values: training diverged. "
-                f"{self._kept()} Try a lower learning rate (in a new output_dir, or delete {self.output_dir} to "
-                "start again)."
-            )
+            raise self._diverged(f"after epoch {epoch + 1} the model's weights hold NaN or infinite values")
         self.history.append(
             {
                 "epoch": epoch + 1,
@@ -315,27 +313,25 @@ class Experiment:
         )
         self.save()
 
-    def _kept(self) -> str:
-        if self.epoch == 0:
-            return "Nothing was saved."
-        return f"This epoch is dropped; the checkpoint of epoch {self.epoch} ({self.checkpoint_path}) is kept."
+    def _diverged(self, what: str, also: str = "") -> FloatingPointError:
+        """The error of a diverged run: what happened, what is kept, what to try."""
+        kept = (
+            "Nothing was saved."
+            if self.epoch == 0
+            else f"This epoch is dropped; the checkpoint of epoch {self.epoch} ({self.checkpoint_path}) is kept."
+        )
+        return FloatingPointError(
+            f"{what}: training diverged. {kept} Try a lower learning rate (in a new output_dir, or delete "
+            f"{self.output_dir} to start again){', and ' + also if also else ''}."
+        )
 
     def _snapshot(self) -> dict:
-        return copy.deepcopy(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            }
-        )
+        return copy.deepcopy(self._state())
 
     def _roll_back(self) -> None:
         """Back to the end of the last finished epoch: the checkpoint, or the state before the first epoch."""
         if self._start is not None:
-            self.model.load_state_dict(self._start["model"])
-            self.optimizer.load_state_dict(self._start["optimizer"])
-            if self.scheduler is not None:
-                self.scheduler.load_state_dict(self._start["scheduler"])
+            self._restore(self._start)
             self.history = []
         else:
             self.load()
