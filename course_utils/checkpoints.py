@@ -204,10 +204,17 @@ def load_checkpoint(path, expect: type[nn.Module] | str | None = None, device=No
     return model.to(device or "cpu").eval()
 
 
+_REMEDY = "Save the model again with save_checkpoint, or download the file again."
+
+
 def _damaged(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"{path} {what}: it was edited or damaged. {_REMEDY}")
+
+
+def _unbuildable(path: Path, name: str, args: dict, why: str) -> CheckpointError:
     return CheckpointError(
-        f"{path} {what}: it was edited or damaged. Save the model again with save_checkpoint, or download the "
-        "file again."
+        f"{name} cannot be built from the arguments in {path} ({_call(args)}): {why}. The file was edited or "
+        f"damaged. {_REMEDY}"
     )
 
 
@@ -246,15 +253,12 @@ def _check_arguments(path: Path, payload: dict, cls: type[nn.Module], args: dict
         raise CheckpointError(
             f"{path} gives {name} unknown argument(s) {', '.join(unknown)} ({name} takes "
             f"{', '.join(p.name for p in params)}): the file was edited, or written by another version of "
-            f"course_utils ({version}). Save the model again with save_checkpoint, or download the file again."
+            f"course_utils ({version}). {_REMEDY}"
         )
     try:
         sig.bind(None, **args)
     except TypeError as e:
-        raise CheckpointError(
-            f"{name} cannot be built from the arguments in {path} ({_call(args)}): {e}. The file was edited or "
-            "damaged: save the model again with save_checkpoint, or download the file again."
-        ) from None
+        raise _unbuildable(path, name, args, str(e)) from None
     # A whole number larger than any weight's dimension and than the number of weights (say depth=10**6) would
     # take minutes and gigabytes even without weights; small ones are always harmless.
     bound = max([64, len(state), *(max(v.shape, default=0) for v in state.values())])
@@ -263,18 +267,14 @@ def _check_arguments(path: Path, payload: dict, cls: type[nn.Module], args: dict
             if number > bound:
                 raise CheckpointError(
                     f"the constructor arguments in {path} do not fit its weights ({key}={value!r}, but no weight is "
-                    f"larger than {bound} along any dimension): the file was edited or damaged. Save the model "
-                    "again with save_checkpoint, or download the file again."
+                    f"larger than {bound} along any dimension): the file was edited or damaged. {_REMEDY}"
                 )
     try:
         with torch.device("meta"):  # the model's shapes without its memory
             skeleton = cls(**args)
     except Exception as e:
-        raise CheckpointError(
-            f"{name} cannot be built from the arguments in {path} ({_call(args)}): {type(e).__name__}"
-            f"{': ' + str(e).splitlines()[0] if str(e) else ''}. The file was edited or damaged: save the model "
-            "again with save_checkpoint, or download the file again."
-        ) from None
+        first_line = str(e).splitlines()[0] if str(e) else ""
+        raise _unbuildable(path, name, args, type(e).__name__ + (f": {first_line}" if first_line else "")) from None
     expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in state.items()}
     if expected != found:
@@ -285,7 +285,7 @@ def _check_arguments(path: Path, payload: dict, cls: type[nn.Module], args: dict
         what = "; ".join(differences[:3]) + (f" (and {len(differences) - 3} more)" if len(differences) > 3 else "")
         raise CheckpointError(
             f"the weights in {path} do not fit {name}({_call(args)}): {what}. The file was edited or written by "
-            "another version: save the model again with save_checkpoint, or download the file again."
+            f"another version. {_REMEDY}"
         )
 
 
