@@ -25,6 +25,7 @@ __all__ = [
     "normalize_percentile",
     "as_tensor",
     "as_float_tensor",
+    "count_nonfinite",
 ]
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp")
@@ -157,3 +158,13 @@ def as_float_tensor(x, where: str = "input", *, integers: str = "refuse", dtype:
         f"{where}: got whole numbers ({type_name}), but this needs floating-point images on the scale the model "
         f"expects: convert them first, e.g. {convert} / 255 for 8-bit images (0-255) to [0, 1]"
     )
+
+
+def count_nonfinite(x) -> str:
+    """How many NaN and infinite values ``x`` (a tensor or a NumPy array) holds, in words for a message:
+    e.g. "3 NaN and 1 infinite"; "" when there are none."""
+    t = as_tensor(x)
+    counts = (
+        ((int(torch.isnan(t).sum()), "NaN"), (int(torch.isinf(t).sum()), "infinite")) if t.is_floating_point() else ()
+    )
+    return " and ".join(f"{n} {kind}" for n, kind in counts if n)

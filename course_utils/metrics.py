@@ -21,7 +21,7 @@ import warnings
 
 import torch
 
-from .images import as_float_tensor, as_tensor
+from .images import as_float_tensor, as_tensor, count_nonfinite
 
 __all__ = [
     "mse",
@@ -93,8 +93,7 @@ def _check_psnr_inputs(x: torch.Tensor, y: torch.Tensor, r: float) -> None:
     lx, hx, ly, hy = torch.stack([*torch.aminmax(x), *torch.aminmax(y)]).tolist()  # NaN propagates
     for name, t, lo, hi in (("x", x, lx, hx), ("y", y, ly, hy)):
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            nan, inf = int(torch.isnan(t).sum()), int(torch.isinf(t).sum())
-            what = " and ".join(f"{n} {kind}" for n, kind in ((nan, "NaN"), (inf, "infinite")) if n)
+            what = count_nonfinite(t)
             raise ValueError(
                 f"psnr: {name} holds {what} value(s), so the PSNR would be meaningless. Find where they come from "
                 f"(torch.isnan({name}).any(), torch.isinf({name}).any()): often a division by zero, or a training "

@@ -17,7 +17,7 @@ import torch.nn as nn
 
 from .checkpoints import load_checkpoint
 from .download import data_dir
-from .images import normalize_percentile, to_gray
+from .images import count_nonfinite, normalize_percentile, to_gray
 from .inference import predict_image
 
 __all__ = ["segment_nuclei", "estimate_diameter", "load_reference_nuclei_model", "REFERENCE_NUCLEI"]
@@ -83,8 +83,7 @@ def _planes(image) -> tuple[list[np.ndarray], bool]:
     if img.dtype.kind not in "biuf":
         raise TypeError(f"segment_nuclei: expected an image of numbers, got {img.dtype} values")
     if img.dtype.kind == "f" and not np.isfinite(img).all():
-        nan, inf = int(np.isnan(img).sum()), int(np.isinf(img).sum())
-        what = " and ".join(f"{n} {kind}" for n, kind in ((nan, "NaN"), (inf, "infinite")) if n)
+        what = count_nonfinite(img)
         raise ValueError(
             f"segment_nuclei: the image has {what} pixel(s): the model cannot tell what is there. Replace them "
             "first, e.g. image = np.nan_to_num(image, nan=np.nanmin(image), posinf=np.nanmax(image), "
