@@ -172,6 +172,11 @@ def _archive_listing(archive: Path) -> dict[str, int] | None:
     return {m.name[len(prefix) :]: m.size for m in files if m.name.startswith(prefix)}
 
 
+def _write_record(root: Path, files: dict[str, int]) -> None:
+    """The record of an unpacked folder (``UNPACKED``): every file with its size."""
+    (root / UNPACKED).write_text(json.dumps({"files": files}, indent=1, sort_keys=True), encoding="utf-8")
+
+
 def _not_there(root: Path, expected: dict[str, int]) -> list[str]:
     """The files of ``expected`` missing under ``root`` or of another size (cut short)."""
     return [rel for rel, size in expected.items() if not (root / rel).is_file() or (root / rel).stat().st_size != size]
@@ -200,7 +205,7 @@ def _incomplete(root: Path, archive: Path, remote) -> list[str]:
             missing = _not_there(root, expected)
             if not missing:
                 try:
-                    record.write_text(json.dumps({"files": expected}, indent=1, sort_keys=True), encoding="utf-8")
+                    _write_record(root, expected)
                 except OSError:  # a read-only folder: it is checked against the archive each time
                     pass
             return missing
@@ -222,7 +227,7 @@ def _unpack(archive: Path, root: Path, missing: list[str]) -> None:
         if found is None:
             raise ValueError(f"{archive} has no images/train folder: it is not the BSDS300 archive")
         listing = _listing(found)
-        (found / UNPACKED).write_text(json.dumps({"files": listing}, indent=1, sort_keys=True), encoding="utf-8")
+        _write_record(found, listing)
         if not (root.exists() or root.is_symlink()):
             os.replace(found, root)
             return
