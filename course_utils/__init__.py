@@ -25,15 +25,19 @@ own layer or the layers above it in this list, never sideways from another track
      Richardson-Lucy), :mod:`~course_utils.blur`;
    * weak supervision (06, 07): :mod:`~course_utils.synthetic` (the cells-under-clutter generators; their
      engine in the private :mod:`~course_utils._stamping`), :mod:`~course_utils.weak` (noise2noise, NES).
-4. **Course machinery**: :mod:`~course_utils.checks` (the exercises' self-checks), :mod:`~course_utils.build`
-   (solutions -> student notebooks), :mod:`~course_utils.release` (the student release).
+4. **Course machinery**: :mod:`~course_utils.checks` (the exercises' self-checks), :mod:`~course_utils.exercises`
+   (what a solution notebook grades: exercise ids, points, written questions), :mod:`~course_utils.build`
+   (solutions -> student notebooks), :mod:`~course_utils.release` (the student release),
+   :mod:`~course_utils.kernel` (a fresh Jupyter kernel under limits), :mod:`~course_utils.grade` (the grader).
 
 **Where a new notebook's code goes.** Its data set: a module of its track (or a new track module), with URLs and
 checksums in ``download.REMOTES``. A model: a module of its own, registered for checkpoints with
 ``@register_model``. Its recipe (batches, losses, training runs): the track's module. Its training sizes: a row
 of ``budget.TRAINING_SIZES``, read with ``training_sizes("track")``. Running a model on images:
 :mod:`~course_utils.inference`, never a copy. Its self-checks: :mod:`~course_utils.checks`, through the one
-harness ``@_check``. Pictures: :mod:`~course_utils.plotting`. Anything two tracks need moves up to layer 2.
+harness ``@_check``, each called in a check cell with a line ``# Graded: <id>, <points> points``
+(:mod:`~course_utils.exercises`). Pictures: :mod:`~course_utils.plotting`. Anything two tracks need moves up
+to layer 2.
 Nothing inside the package imports this facade: import from the module that defines a name.
 """
 

@@ -17,6 +17,10 @@ Rules, applied to each ``solutions/NN_name.ipynb``:
   only between the markers, so put them around the answer and remove the tag. Markers in a markdown cell
   not tagged ``solution`` stop it too.
 * Outputs, execution counts and widget state are cleared; ``# NBVAL_...`` lines are removed.
+* Grading: each check cell carries a line ``# Graded: <id>, <points> points``; the ids of the exercises,
+  the written questions and the answers, with the notebook and the course version, are stamped into the
+  metadata of both notebooks (see :mod:`course_utils.exercises`), where the grader finds them. A check cell
+  without that line, or with a malformed one, stops the build.
 * Header: a markdown cell tagged ``course-badge`` ("Open in Colab") and a code cell tagged
   ``course-setup`` (installs course_utils in Colab, checks the version) are stamped at the top of both
   the solution and the student notebook, from ``[tool.course]`` in pyproject.toml and
@@ -47,6 +51,7 @@ import sys
 import time
 from pathlib import Path
 
+from .exercises import GradingSpecError, stamp_graded
 from .files import atomic_path
 from .version import __version__
 
@@ -267,7 +272,10 @@ def stamp_header(nb: dict, name: str, cfg: dict) -> dict:
     badge = badge_cell(name, cfg)
     badge["id"], setup["id"] = BADGE_TAG, SETUP_TAG  # stable ids: a rebuild changes nothing
     nb["cells"] = [badge, setup] + rest
-    return nb
+    try:
+        return stamp_graded(nb, name.removesuffix(".ipynb"))
+    except GradingSpecError as e:
+        raise BuildError(str(e)) from None
 
 
 def student_version(solution: dict, name: str, cfg: dict) -> dict:
@@ -304,7 +312,8 @@ def student_version(solution: dict, name: str, cfg: dict) -> dict:
             meta.pop(key, None)
         cells.append(cell)
     nb["cells"] = cells
-    nb["metadata"] = {k: v for k, v in nb.get("metadata", {}).items() if k in ("kernelspec", "language_info")}
+    keep = ("kernelspec", "language_info", "course")  # "course": the notebook's id and version, for the grader
+    nb["metadata"] = {k: v for k, v in nb.get("metadata", {}).items() if k in keep}
     return nb
 
 

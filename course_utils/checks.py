@@ -1,11 +1,14 @@
 """Self-checks for the exercises: each runs the student's function against PyTorch itself and prints
 clearly what is right or wrong (never a bare ``assert``): a ✅ line, a ❌ line with the first failing
-cases and a hint, or ⏳ when the exercise is not done yet. They return nothing, so a notebook cell
-shows only the message.
+cases and a hint, or ⏳ when the exercise is not done yet. Each mark comes with words ("correct", "wrong",
+"not done yet"), so the verdict reads even where no emoji font is installed.
+
+Each check also returns a :class:`CheckResult` (passed or not, and the message), which a notebook cell does not
+display (the message is already printed) and which the grader (:mod:`course_utils.grade`) records.
 
 One harness: every check is a body ``(fn, name)`` decorated with :func:`_check`; it calls the student's code
 through :func:`_run` (or :func:`_case`, for one case of many), stops with :func:`_fail` and ends with
-:func:`_report`.
+:func:`_report`; the verdict travels to the harness as :class:`_Stop`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +24,7 @@ import torch.nn.functional as F
 from .inference import count_parameters
 
 __all__ = [
+    "CheckResult",
     "check_output_size",
     "check_conv_transpose",
     "check_noise2noise_batches",
@@ -38,39 +43,88 @@ __all__ = [
 ]
 
 
-def _report(name: str, failures: list[str], total: int, hint: str = "") -> None:
-    if not failures:
-        print(f"✅ {name}: correct" + (f" on all {total} test cases." if total > 1 else "."))
-        return
-    print(
-        f"❌ {name}: "
-        + (f"wrong on {len(failures)} of {total} test cases. First ones:" if total > 1 else "not yet right:")
-    )
-    for f in failures[:3]:
-        print("   - " + f)
-    if hint:
-        print("   Hint: " + hint)
+@dataclass(frozen=True)
+class CheckResult:
+    """What a self-check found.
 
+    Attributes:
+        check: the check's name, e.g. ``"check_psnr"``.
+        passed: True (correct), False (wrong, or the student's code crashed) or None (not done yet: it raised
+            ``NotImplementedError``).
+        message: the lines the check printed, marks and words included.
 
-def _not_done(name: str) -> None:
-    print(f"⏳ {name}: not implemented yet. Replace `raise NotImplementedError` with your code and run again.")
+    Truthy only when passed. A notebook cell that ends with a check shows the printed message only: the result
+    has an empty rich display.
+    """
+
+    check: str
+    passed: bool | None
+    message: str
+
+    @property
+    def verdict(self) -> str:
+        """``"correct"``, ``"wrong"`` or ``"not done"``."""
+        return {True: "correct", False: "wrong", None: "not done"}[self.passed]
+
+    def __bool__(self) -> bool:
+        return self.passed is True
+
+    def _ipython_display_(self) -> None:
+        """Nothing: the check has printed its message already (a cell would otherwise show it twice)."""
 
 
 class _Stop(Exception):
-    """Raised once a verdict has been printed: the check ends there."""
+    """The verdict of a check (passed: True, False or None for 'not done'), raised to end the check there."""
+
+    def __init__(self, passed: bool | None, message: str):
+        super().__init__(message)
+        self.passed, self.message = passed, message
+
+
+def _report(name: str, failures: list[str], total: int, hint: str = ""):
+    """End the check: correct when ``failures`` is empty, else wrong with the first three failures and a hint."""
+    if not failures:
+        raise _Stop(True, f"✅ {name}: correct" + (f" on all {total} test cases." if total > 1 else "."))
+    lines = [f"❌ {name}: wrong" + (f" on {len(failures)} of {total} test cases. First ones:" if total > 1 else ":")]
+    lines += ["   - " + f for f in failures[:3]]
+    if hint:
+        lines.append("   Hint: " + hint)
+    raise _Stop(False, "\n".join(lines))
+
+
+def _not_done(name: str):
+    raise _Stop(
+        None, f"⏳ {name}: not done yet. Replace `raise NotImplementedError` with your code and run this cell again."
+    )
 
 
 def _check(body):
-    """Decorator: a check whose body may stop early with :class:`_Stop` after printing its verdict."""
+    """Decorator: the check ``check(fn) -> CheckResult`` made from ``body(fn, name)``, which ends by raising
+    :class:`_Stop` (through :func:`_report`, :func:`_fail` or :func:`_not_done`). The verdict is printed and
+    returned; anything else the body raises means the student's code gave it something it cannot use, and is
+    reported as wrong with the exception."""
 
     @functools.wraps(body)
-    def check(fn) -> None:
+    def check(fn) -> CheckResult:
+        name = getattr(fn, "__name__", "your function")
         try:
-            body(fn, getattr(fn, "__name__", "your function"))
-        except _Stop:
-            pass
+            body(fn, name)
+        except _Stop as verdict:
+            result = CheckResult(body.__name__, verdict.passed, verdict.message)
+        except Exception as e:  # what the student's code returned broke the check itself
+            message = (
+                f"❌ {name}: wrong:\n   - the check could not use what your code returned: "
+                f"{type(e).__name__}: {e}\n   Hint: read the exercise's docstring for what to return (type and shape)."
+            )
+            result = CheckResult(body.__name__, False, message)
+        else:
+            raise AssertionError(f"{body.__name__} ended without a verdict")  # a bug in the check, not the student's
+        print(result.message)
+        return result
 
-    check.__signature__ = inspect.Signature([inspect.Parameter("fn", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
+    check.__signature__ = inspect.Signature(
+        [inspect.Parameter("fn", inspect.Parameter.POSITIONAL_OR_KEYWORD)], return_annotation=CheckResult
+    )
     return check
 
 
@@ -82,12 +136,10 @@ def _run(name: str, fn, *args, **kwargs):
         _not_done(name)
     except Exception as e:  # a student's bug: say what broke
         _report(name, [f"raised {type(e).__name__}: {e}"], 1)
-    raise _Stop
 
 
 def _fail(name: str, problem: str, hint: str = ""):
     _report(name, [problem], 1, hint)
-    raise _Stop
 
 
 _BROKE = object()
@@ -100,7 +152,6 @@ def _case(name: str, fn, failures: list[str], label: str, *args, **kwargs):
         return fn(*args, **kwargs)
     except NotImplementedError:
         _not_done(name)
-        raise _Stop from None
     except Exception as e:  # a student's bug: say which call broke
         failures.append(f"{label} raised {type(e).__name__}: {e}")
         return _BROKE

@@ -130,3 +130,29 @@ def test_clutter_probability_check(capsys):
     assert "one value per pixel" in capsys.readouterr().out
     check_clutter_probability(lambda noisy, clean: (noisy >= clean).float().mean(dim=0))
     assert "values differ" in capsys.readouterr().out
+
+
+def test_checks_return_their_verdict_and_display_nothing_more(capsys):
+    """The grader's channel: each check returns what it printed, with passed True / False / None."""
+    from course_utils.checks import CheckResult
+
+    right = check_output_size(good_size)
+    printed = capsys.readouterr().out
+    assert isinstance(right, CheckResult) and right and right.passed is True and right.verdict == "correct"
+    assert right.check == "check_output_size" and printed == right.message + "\n"
+
+    def todo(*args, **kwargs):
+        raise NotImplementedError
+
+    not_done = check_output_size(todo)
+    assert not_done.passed is None and not not_done and not_done.message.startswith("⏳ todo: not done yet")
+    wrong = check_output_size(lambda h_in, kernel_size, **kw: 0)
+    assert wrong.passed is False and wrong.message.startswith("❌ <lambda>: wrong on") and "Hint" in wrong.message
+    capsys.readouterr()
+    assert right._ipython_display_() is None  # a cell ending with a check shows the printed message only
+
+
+def test_a_check_given_something_unusable_says_so_instead_of_crashing(capsys):
+    result = check_clutter_probability(lambda noisy, clean: "a string")
+    out = capsys.readouterr().out
+    assert result.passed is False and out.startswith("❌ <lambda>: wrong:") and "could not use" in out
