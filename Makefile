@@ -59,7 +59,7 @@ test-latest:
 # lock installs with this machine's pip.
 lock: $(BIN)/python
 	$(PIP) install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --upgrade --quiet --custom-compile-command "make lock" \
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra grade --universal --python-version 3.11 --upgrade --quiet --custom-compile-command "make lock" \
 		$(foreach c,$(shell $(PIP) config list 2>/dev/null | sed -n "s/^[a-z:.]*constraint='\(.*\)'$$/\1/p"),--constraint $(c)) -o $(LOCK)
 	@echo "wrote $(LOCK): run make test, then commit it"
 

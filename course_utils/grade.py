@@ -90,6 +90,7 @@ class Report:
     results: dict = field(default_factory=dict)  # exercise id -> ExerciseResult
     errors: list = field(default_factory=list)  # (cell number, first line, what happened, traceback tail)
     warnings: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)  # (cell number, shell line) left out of the run
     answers: dict = field(default_factory=dict)  # question id -> the student's answer (markdown)
     seconds: float = 0.0
 
@@ -384,13 +385,17 @@ def _first_line(source: str) -> str:
 
 @dataclass
 class Options:
-    timeout: float = 120.0  # seconds per cell (and per check)
-    notebook_timeout: float = 1200.0  # seconds for the whole notebook
+    """How submissions run: time limits in seconds, memory in GiB, torch threads per kernel."""
+
+    timeout: float = 120.0  # per cell, and per check
+    notebook_timeout: float = 1200.0  # for the whole notebook
     memory_gb: float = 4.0
     threads: int = 1
+    stop: threading.Event = field(default_factory=threading.Event)  # set: stop every run now (Ctrl-C)
+    live: set = field(default_factory=set)  # the kernels running now
 
 
-def grade_notebook(student: str, nb: dict, items: GradedItems, options: Options, report: Report) -> None:
+def grade_notebook(nb: dict, items: GradedItems, options: Options, report: Report) -> None:
     """Run ``nb`` in a fresh kernel in a temporary folder and fill ``report`` with the checks' verdicts."""
     from .checks import __file__ as checks_file  # the instructor's checks: the kernel loads a fresh copy
     from .download import cache_dir
@@ -412,73 +417,89 @@ def grade_notebook(student: str, nb: dict, items: GradedItems, options: Options,
         "PYTHONPATH": os.pathsep.join([str(ROOT)] + [os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
     }
     folder = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    kernel = None
     try:
-        with Kernel(folder, env=env, memory_gb=options.memory_gb) as kernel:
-            setup = kernel.run(GRADER_SETUP.format(threads=options.threads), timeout=options.timeout, silent=True)
-            if setup.status != "ok":
-                raise GradeError(f"the grader's set-up failed in a fresh kernel: {setup.ename}: {setup.evalue}")
-            number = 0
-            for cell in nb["cells"]:
-                number += 1
-                if cell.get("cell_type") != "code":
-                    continue
-                source = _source(cell)
-                code, skipped = runnable(source, check_calls)
-                for line in skipped:
-                    report.warnings.append(f"cell {number}: the grader skipped the shell line `{line}`")
-                if code is None:
-                    continue
-                left = options.notebook_timeout - (time.monotonic() - started)
-                if left <= 0:
-                    report.status = (
-                        f"time limit: the notebook ran longer than {options.notebook_timeout:.0f} s; "
-                        f"stopped before cell {number}"
-                    )
-                    break
-                outcome = kernel.run(code, timeout=min(options.timeout, left))
-                where = (number, _first_line(source))
-                if outcome.status == "error":
-                    tail = "\n".join(outcome.traceback.strip().splitlines()[-8:])
-                    report.errors.append((*where, f"{outcome.ename}: {outcome.evalue}", tail))
-                elif outcome.status == "timeout":
-                    limit = "per cell" if options.timeout <= left else "of the notebook"
-                    report.errors.append(
-                        (*where, f"stopped after {outcome.seconds:.0f} s (the time limit {limit})", "")
-                    )
-                elif outcome.status in ("died", "stuck"):
-                    report.status = (
-                        f"kernel died in cell {number} (it exited, crashed or ran out of memory)"
-                        if outcome.status == "died"
-                        else f"time limit: cell {number} did not stop when interrupted"
-                    )
-                    report.errors.append((*where, report.status, ""))
-                    break
-                probe = kernel.run(
-                    AFTER_CELL,
-                    timeout=options.timeout,
-                    silent=True,
-                    expressions={"bindings": BINDINGS.format(names=targets)},
+        kernel = Kernel(folder, env=env, memory_gb=options.memory_gb)
+        options.live.add(kernel)
+        setup = kernel.run(GRADER_SETUP.format(threads=options.threads), timeout=options.timeout, silent=True)
+        if options.stop.is_set():
+            report.status = "interrupted"
+            return
+        if setup.status != "ok":
+            raise GradeError(f"the grader's set-up failed in a fresh kernel: {setup.ename}: {setup.evalue}")
+        number = 0
+        for cell in nb["cells"]:
+            number += 1
+            if cell.get("cell_type") != "code":
+                continue
+            source = _source(cell)
+            code, skipped = runnable(source, check_calls)
+            report.skipped += [(number, line) for line in skipped]
+            if code is None:
+                continue
+            left = options.notebook_timeout - (time.monotonic() - started)
+            if left <= 0:
+                report.status = (
+                    f"time limit: the notebook ran longer than {options.notebook_timeout:.0f} s; "
+                    f"stopped before cell {number}"
                 )
-                if probe.status in ("died", "stuck"):
-                    report.status = f"kernel died after cell {number}"
-                    break
-                bindings = _value(probe.values["bindings"]) if "bindings" in probe.values else {}
-                for target, (ident, module, bases) in bindings.items():
-                    if last.get(target) == (ident, module, bases):
-                        continue
-                    last[target] = (ident, module, bases)
-                    if module != "__main__":
-                        foreign[target] = module
-                        continue
-                    for ex in (e for e in items.exercises if e.target == target):
-                        pending[ex.id] = _run_check(kernel, ex, bases, check_path, options, number)
-                        if pending[ex.id].verdict == "kernel died":
-                            report.status = f"kernel died while checking {ex.id} (after cell {number})"
-                    if report.status != "ok":
+                break
+            outcome = kernel.run(code, timeout=min(options.timeout, left))
+            if options.stop.is_set():
+                report.status = "interrupted"
+                break
+            where = (number, _first_line(source))
+            if outcome.status == "error":
+                tail = "\n".join(outcome.traceback.strip().splitlines()[-8:])
+                what = outcome.ename + (f": {outcome.evalue}" if outcome.evalue else "")
+                if outcome.ename == "MemoryError" or "can't allocate memory" in outcome.evalue:
+                    what += f" (the grader gives each notebook {options.memory_gb:g} GiB of memory)"
+                report.errors.append((*where, what, tail))
+            elif outcome.status == "timeout":
+                limit = "per cell" if options.timeout <= left else "of the notebook"
+                report.errors.append((*where, f"stopped after {outcome.seconds:.0f} s (the time limit {limit})", ""))
+            elif outcome.status in ("died", "stuck"):
+                report.status = (
+                    f"kernel died in cell {number} (it exited, crashed or ran out of memory)"
+                    if outcome.status == "died"
+                    else f"time limit: cell {number} did not stop when interrupted"
+                )
+                report.errors.append((*where, report.status, ""))
+                break
+            probe = kernel.run(
+                AFTER_CELL,
+                timeout=options.timeout,
+                silent=True,
+                expressions={"bindings": BINDINGS.format(names=targets)},
+            )
+            if probe.status in ("died", "stuck"):
+                report.status = f"kernel died after cell {number}"
+                break
+            bindings = _value(probe.values["bindings"]) if "bindings" in probe.values else {}
+            for target, (ident, module, bases) in bindings.items():
+                if last.get(target) == (ident, module, bases):
+                    continue
+                last[target] = (ident, module, bases)
+                if module != "__main__":
+                    foreign[target] = module
+                    continue
+                for ex in (e for e in items.exercises if e.target == target):
+                    pending[ex.id] = _run_check(kernel, ex, bases, check_path, options, number)
+                    if not kernel.alive:
+                        report.status = (
+                            f"time limit: the check of {ex.id} did not stop when interrupted"
+                            if pending[ex.id].verdict == "time limit"
+                            else f"kernel died while checking {ex.id} (after cell {number})"
+                        )
                         break
                 if report.status != "ok":
                     break
+            if report.status != "ok":
+                break
     finally:
+        if kernel is not None:
+            options.live.discard(kernel)
+            kernel.close()
         shutil.rmtree(folder, ignore_errors=True)
     for ex in items.exercises:
         result = pending[ex.id]
@@ -510,9 +531,9 @@ def _run_check(kernel: Kernel, ex, bases: list[str], check_path: str, options: O
         silent=True,
         expressions={"result": RESULT},
     )
-    if outcome.status in ("died", "stuck"):
+    if outcome.status == "died":
         return ExerciseResult(0, "kernel died", f"❌ {ex.target}: the kernel died while the check ran your code.")
-    if outcome.status == "timeout" or outcome.ename == "KeyboardInterrupt":
+    if outcome.status in ("timeout", "stuck") or outcome.ename == "KeyboardInterrupt":
         return ExerciseResult(
             0,
             "time limit",
@@ -554,7 +575,7 @@ def grade_one(student: str, path: Path | None, problem: str, items: GradedItems,
             f"This notebook comes from course version {report.version or '(unknown)'}; it was graded with the "
             f"checks of version {__version__}. If an exercise changed between the two, tell your instructor."
         )
-    grade_notebook(student, nb, items, options, report)
+    grade_notebook(nb, items, options, report)
     report.seconds = time.monotonic() - started
     return report
 
@@ -584,12 +605,20 @@ def grade(submissions, notebook: str, out, jobs: int = 1, options: Options | Non
         with lock:
             reports.append(report)
             total = f"{_points(report.total)}/{_points(items.max_points)} points"
-            echo(f"[{len(reports)}/{len(found)}] {report.student}: {report.status}, {total} ({report.seconds:.0f} s)")
+            echo(f"[{len(reports)}/{len(found)}] {report.student}: {report.status}, {total} ({report.seconds:.1f} s)")
         return report
 
-    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(jobs, 1))
+    try:
         for future in [pool.submit(one, entry) for entry in found]:
             future.result()  # a GradeError (no kernel) stops the run here
+    except BaseException:  # Ctrl-C or a GradeError: stop the kernels still running, write nothing
+        options.stop.set()
+        for kernel in list(options.live):
+            kernel.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     reports.sort(key=lambda r: (r.student.lower(), r.student))
     write_reports(reports, items, out)
     return reports
@@ -627,6 +656,9 @@ def feedback(report: Report, items: GradedItems) -> str:
         lines += [f"**Status: {report.status}.**", ""]
     for warning in report.warnings:
         lines += [f"> Note: {warning}", ""]
+    if report.skipped:
+        shown = "; ".join(f"cell {n} `{line}`" for n, line in report.skipped)
+        lines += [f"> Note: the grader runs no shell commands; it skipped {shown}.", ""]
     if items.exercises:
         lines += ["| Exercise | Name | Points | Verdict |", "|---|---|---|---|"]
         for ex in items.exercises:
@@ -767,6 +799,9 @@ def main(argv=None) -> int:
     except GradeError as e:
         print("error:", e, file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: the kernels were stopped and nothing was written", file=sys.stderr)
+        return 130
     except Exception as e:  # the kernel could not start, the output folder is not writable, ...
         print(f"error: the grader could not run: {type(e).__name__}: {e}", file=sys.stderr)
         return 2

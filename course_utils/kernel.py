@@ -118,7 +118,17 @@ class Kernel:
     def __exit__(self, *exc):
         self.close()
 
+    def kill(self) -> None:
+        """End the kernel's process now; safe from another thread (its requests then end as ``"died"``)."""
+        process = getattr(getattr(self.manager, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+
     def close(self) -> None:
+        """Stop the kernel and remove its connection files (again: nothing happens)."""
+        if getattr(self, "_closed", False):
+            return
+        self._closed = True
         client = getattr(self, "client", None)
         if client is not None:
             client.stop_channels()

@@ -92,6 +92,12 @@ def notebook_01_submissions(folder: Path) -> Path:
     crash["cells"].insert(cell_index(crash, "# Graded: output-size") + 1, code_cell("import os\nos._exit(3)"))
     save(crash, folder / "crashes.ipynb")
 
+    stubborn = copy.deepcopy(solution)  # a last cell that ignores the interrupt: killed, the grades kept
+    stubborn["cells"].append(
+        code_cell("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n")
+    )
+    save(stubborn, folder / "stubborn.ipynb")
+
     greedy = copy.deepcopy(solution)  # a memory blow-up, and a look around the file system
     greedy["cells"].insert(4, code_cell("hoard = [bytearray(2**28) for _ in range(1000)]"))
     greedy["cells"].insert(
@@ -158,7 +164,7 @@ def test_the_run_succeeds_and_writes_one_sorted_row_per_submission(graded_01):
     lines = (out / "grades.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "student,status,output-size,conv-transpose,total,max"
     students = [line.split(",")[0] for line in lines[1:]]
-    assert students == sorted(students, key=str.lower) and len(students) == 17
+    assert students == sorted(students, key=str.lower) and len(students) == 18
     assert all(row["max"] == "5" for row in rows.values())
     assert sorted(p.stem for p in (out / "feedback").glob("*.md")) == sorted(rows)
 
@@ -199,11 +205,29 @@ def test_a_kernel_that_dies_is_reported_and_the_others_still_graded(graded_01):
     assert "not graded: the run stopped" in feedback_of(out, "crashes")
 
 
+def test_a_cell_that_ignores_the_interrupt_is_killed_and_what_was_checked_counts(graded_01):
+    _, rows, _, _ = graded_01
+    assert (
+        rows["stubborn"]["status"].startswith("time limit: cell ")
+        and "did not stop when interrupted" in (rows["stubborn"]["status"])
+    )
+    assert rows["stubborn"]["total"] == "5"
+
+
+def test_the_notebook_time_limit_stops_a_long_run(tmp_path):
+    folder = tmp_path / "submissions"
+    save(notebook("notebooks", "01_conv_transpose.ipynb"), folder / "slow.ipynb")
+    options = grade.Options(timeout=60, notebook_timeout=1, threads=1)
+    (report,) = grade.grade(folder, "01", tmp_path / "out", options=options, echo=lambda line: None)
+    assert report.status.startswith("time limit: the notebook ran longer than 1 s; stopped before cell")
+    assert [r.verdict for r in report.results.values()] == ["not graded", "not graded"]
+
+
 def test_memory_is_capped_and_the_submission_sees_only_its_own_empty_folder(graded_01):
     _, rows, out, folder = graded_01
     assert rows["greedy"]["status"] == "ok" and rows["greedy"]["total"] == "5"
     text = feedback_of(out, "greedy")
-    assert "MemoryError" in text
+    assert "MemoryError (the grader gives each notebook 4 GiB of memory)" in text
     seen = eval(text.split("RuntimeError: ", 1)[1].split("\n", 1)[0])  # what the submission saw
     # only what the kernel itself made there (its sockets, IPython's and matplotlib's settings): no notebook
     assert all(name.startswith(".") and not name.endswith(".ipynb") for name in seen["files"]), seen["files"]
@@ -217,8 +241,10 @@ def test_shell_lines_colab_calls_widgets_and_lost_metadata_do_not_break_grading(
     _, rows, out, _ = graded_01
     assert rows["colab"]["status"] == "ok" and rows["colab"]["total"] == "5"
     text = feedback_of(out, "colab")
-    assert "skipped the shell line `!pip install some-package-that-does-not-exist`" in text
-    assert "`%pip install another-one`" in text and "`%%bash`" in text and "`!ls /`" in text
+    assert (
+        "the grader runs no shell commands; it skipped cell 4 `!pip install some-package-that-does-not-exist`" in text
+    )
+    assert "cell 4 `%pip install another-one`; cell 5 `%%bash`; cell 6 `!ls /`." in text
 
 
 def test_an_older_version_is_graded_with_a_warning_and_folders_are_searched(graded_01):
@@ -360,3 +386,34 @@ def test_submissions_are_found_in_files_and_folders(tmp_path):
         ("b", "y.ipynb", ""),
         ("b (2)", "b.ipynb", ""),
     ]
+
+
+def test_ctrl_c_stops_every_kernel_and_writes_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "submissions"
+    looping = notebook("solutions", "01_conv_transpose.ipynb")
+    looping["cells"].insert(4, code_cell("while True:\n    pass"))
+    for name in ("a", "b", "c"):
+        save(looping, folder / f"{name}.ipynb")
+    out = tmp_path / "out"
+
+    def kernels() -> set[str]:
+        return set(subprocess.run(["pgrep", "-f", "ipykernel_launcher"], capture_output=True, text=True).stdout.split())
+
+    before = kernels()
+    command = [sys.executable, "-m", "course_utils.grade", str(folder), "--notebook", "01", "--out", str(out)]
+    run = subprocess.Popen(
+        command + ["--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(8)  # the kernels are in the endless loop by now
+    assert len(kernels() - before) == 2
+    run.send_signal(signal.SIGINT)
+    stdout, stderr = run.communicate(timeout=30)
+    assert run.returncode == 130, stderr
+    assert "interrupted: the kernels were stopped and nothing was written" in stderr
+    assert not out.exists()
+    assert not kernels() - before, "a kernel outlived the grader"
