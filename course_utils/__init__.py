@@ -25,7 +25,8 @@ own layer or the layers above it in this list, never sideways from another track
      Richardson-Lucy), :mod:`~course_utils.blur`;
    * weak supervision (06, 07): :mod:`~course_utils.synthetic` (the cells-under-clutter generators; their
      engine in the private :mod:`~course_utils._stamping`), :mod:`~course_utils.weak` (noise2noise, NES).
-4. **Course machinery**: :mod:`~course_utils.checks` (the exercises' self-checks), :mod:`~course_utils.exercises`
+4. **Course machinery**: :mod:`~course_utils.checks` (the exercises' self-checks), :mod:`~course_utils.claims`
+   (``claim``: a lesson's comparisons, checked on the run's numbers), :mod:`~course_utils.exercises`
    (what a solution notebook grades: exercise ids, points, written questions), :mod:`~course_utils.build`
    (solutions -> student notebooks), :mod:`~course_utils.release` (the student release),
    :mod:`~course_utils.kernel` (a fresh Jupyter kernel under limits), :mod:`~course_utils.grade` (the grader).
@@ -44,6 +45,7 @@ Nothing inside the package imports this facade: import from the module that defi
 from . import download
 from .budget import BUDGETS, TRAINING_SIZES, by_budget, current_budget, set_budget, training_sizes
 from .checkpoints import CheckpointError, load_checkpoint, register_model, save_checkpoint
+from .claims import claim
 from .device import get_device
 from .images import normalize_percentile
 from .inference import count_parameters, patch_average, predict, predict_image

@@ -79,3 +79,19 @@ def test_notebook_08_classical_deconvolution_within_tolerance(deblurring_test_se
         )
     blurred_db = float(re.search(r"blurred input: ([\d.]+) dB", text).group(1))
     assert score(test_set.blurred) == pytest.approx(blurred_db, abs=DB_TOLERANCE)
+
+
+def test_every_claim_holds_in_the_stored_solutions():
+    """The solutions are stored at the CPU budget: every cu.claim there holds (none is ⚠ or unchecked)."""
+    from course_utils.claims import FAILS, HOLDS, UNCHECKED
+
+    for path in sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for i, cell in enumerate(nb["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            text = "".join("".join(o.get("text", "")) for o in cell["outputs"] if o["output_type"] == "stream")
+            for line in text.splitlines():
+                assert not line.startswith((FAILS, UNCHECKED)), f"{path.name}, cell {i}: {line}"
+            if "cu.claim(" in "".join(cell["source"]):
+                assert HOLDS in text, f"{path.name}, cell {i} states a claim but its stored output shows none"
