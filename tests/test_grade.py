@@ -99,7 +99,7 @@ def notebook_01_submissions(folder: Path) -> Path:
     save(stubborn, folder / "stubborn.ipynb")
 
     greedy = copy.deepcopy(solution)  # a memory blow-up, and a look around the file system
-    greedy["cells"].insert(4, code_cell("hoard = [bytearray(2**28) for _ in range(1000)]"))
+    greedy["cells"].insert(4, code_cell("hoard = bytearray(16 * 2**30)  # 16 GiB at once"))
     greedy["cells"].insert(
         5,
         code_cell(
