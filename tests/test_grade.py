@@ -409,8 +409,11 @@ def test_ctrl_c_stops_every_kernel_and_writes_nothing(tmp_path):
     run = subprocess.Popen(
         command + ["--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    time.sleep(8)  # the kernels are in the endless loop by now
+    deadline = time.monotonic() + 120
+    while len(kernels() - before) < 2 and time.monotonic() < deadline:  # --jobs 2: two kernels at work
+        time.sleep(0.5)
     assert len(kernels() - before) == 2
+    time.sleep(3)
     run.send_signal(signal.SIGINT)
     stdout, stderr = run.communicate(timeout=30)
     assert run.returncode == 130, stderr
