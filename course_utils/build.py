@@ -113,7 +113,7 @@ DEFINITION = re.compile(r"^([ \t]*)(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)")
 
 def enclosing_name(lines: list[str], indent: str) -> str | None:
     """The dotted name of the ``def`` / ``class`` blocks that enclose a line at ``indent`` after ``lines``
-    (``"Net.forward"``), or None at the top level of the cell."""
+    (``"Net.forward"``; ``"Net"`` in ``Net.__init__``), or None at the top level of the cell."""
     names, limit = [], len(indent.expandtabs())
     for line in reversed(lines):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -122,7 +122,7 @@ def enclosing_name(lines: list[str], indent: str) -> str | None:
         if width >= limit:
             continue
         match = DEFINITION.match(line)
-        if match:
+        if match and not (names == [] and re.fullmatch(r"__\w+__", match.group(2))):  # EncoderBlock, not .__init__
             names.insert(0, match.group(2))
         limit = width
         if limit == 0:

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .plotting import STORED_WIDGET_NOTE, storing_outputs, text_colour, widgets_available
+from .plotting import stored_widget_note, storing_outputs, text_colour, widgets_available
 
 __all__ = [
     "conv_transpose",
@@ -182,7 +182,7 @@ def explore_conv_transpose(interactive: bool | None = None):
         )
         return
     if storing_outputs():
-        print(STORED_WIDGET_NOTE)
+        print(stored_widget_note("sliders (kernel size, stride, padding, input, kernel)"))
         _draw_conv_transpose()
         return
     print("Interactive widgets are not available here: showing fixed examples instead.")

@@ -22,7 +22,7 @@ __all__ = [
     "widgets_available",
     "storing_outputs",
     "STATIC_WIDGETS_ENV",
-    "STORED_WIDGET_NOTE",
+    "stored_widget_note",
     "text_colour",
     "ERROR_COLOURS",
     "as_picture",
@@ -247,9 +247,11 @@ def show_errors(images, preds, masks, n: int = 4, titles: Sequence[str] | None =
 # of their default view and say, in one line, that the sliders appear when the cell is run. The one place
 # that reads it is storing_outputs().
 STATIC_WIDGETS_ENV = "COURSE_STATIC_WIDGETS"
-STORED_WIDGET_NOTE = (
-    "The sliders appear when you run this cell (a saved notebook cannot keep them); below, their default view."
-)
+
+
+def stored_widget_note(what: str = "sliders") -> str:
+    """The line an explorer prints above its default view while outputs are stored (:func:`storing_outputs`)."""
+    return f"Run this cell to get the {what}: a saved notebook cannot keep widgets. Below, the default view."
 
 
 def storing_outputs() -> bool:
@@ -304,7 +306,7 @@ def explore_threshold(image, logits, mask, interactive: bool | None = None, thre
         }
         ax.imshow(error_map(pred, mask), interpolation="nearest")
         ax.set_title(
-            f"t = {threshold:+.1f}: P {card['precision']:.2f} R {card['recall']:.2f} IoU {card['IoU']:.2f}", fontsize=9
+            f"t = {threshold:+.2f}: P {card['precision']:.2f} R {card['recall']:.2f} IoU {card['IoU']:.2f}", fontsize=9
         )
         ax.set_xticks([])
         ax.set_yticks([])
@@ -326,7 +328,7 @@ def explore_threshold(image, logits, mask, interactive: bool | None = None, thre
         widgets.interact(show, threshold=widgets.FloatSlider(0.0, min=-5, max=5, step=0.25, description="threshold"))
         return
     if storing_outputs():
-        print(STORED_WIDGET_NOTE)
+        print(stored_widget_note("threshold slider"))
         show(0.0)
         return
     print("Interactive widgets are not available here: showing fixed thresholds instead.")

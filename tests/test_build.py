@@ -69,6 +69,7 @@ def test_the_stub_names_the_exercise_to_finish():
     lines = ["class A:\n", "    x = 1\n", "    async def b(self):\n", "        if x:\n"]
     assert B.enclosing_name(lines, " " * 12) == "A.b"
     assert B.enclosing_name(["def a():\n", "    pass\n", "def b():\n"], "    ") == "b"
+    assert B.enclosing_name(["class Block(nn.Module):\n", "    def __init__(self):\n"], " " * 8) == "Block"
     assert B.enclosing_name(["def a():\n", "    pass\n"], "") is None
     from course_utils.checks import check_output_size
 
