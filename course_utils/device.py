@@ -93,8 +93,8 @@ def configure_threads(device: str | torch.device | None = None) -> int:
     Training on the CPU: ``min(PyTorch's default, cores - 1)`` threads, at least 1, i.e. one thread on a 2-core
     machine. PyTorch's default (one thread per core) is fastest on an idle machine, but its threads wait for
     each other at every operation, so that anything else on the CPU (a browser, another notebook) stalls all of
-    them: on the course's 2-core machine, 20 training steps of notebook 04's U-Net ran several times slower with
-    2 threads than with 1 as soon as one other process used a core (``benchmarks/bench_threads.py``, table in
+    them: on the course's 2-core machine, shared with other work, training steps of notebooks 04 and 05's models
+    ran 4 to 17 times slower with 2 threads than with 1 (``benchmarks/bench_threads.py``, table in
     ``benchmarks/RESULTS.md``). On a GPU (``cuda``, ``mps``) the count is left alone: the CPU only feeds it.
 
     ``COURSE_THREADS=n`` (a whole number >= 1) sets n threads, ``COURSE_THREADS=default`` keeps PyTorch's
