@@ -5,14 +5,16 @@
 #   make lock         regenerate requirements-lock.txt (the exact versions `make test` installs)
 #   make format       apply the code style (ruff format, ruff check --fix); `make test` checks it
 #   make test-latest  the same suite in .venv-latest with the newest versions requirements.txt allows
+#   make browser-check  before a release: notebooks 01 and 03 in JupyterLab in Chromium (see README.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 LOCK   := requirements-lock.txt
 LATEST := .venv-latest
+BROWSER := .venv-browser
 
-.PHONY: lab test test-latest lock lint format build check bench clean
+.PHONY: lab test test-latest lock lint format build check bench clean browser-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +65,18 @@ lock: $(BIN)/python
 		$(foreach c,$(shell $(PIP) config list 2>/dev/null | sed -n "s/^[a-z:.]*constraint='\(.*\)'$$/\1/p"),--constraint $(c)) -o $(LOCK)
 	@echo "wrote $(LOCK): run make test, then commit it"
 
+# What a student sees in JupyterLab, in a real browser (scripts/browser_check.py): JupyterLab and Playwright in a
+# venv of their own (never in the locked test environment), Debian's Chromium (Playwright's download is not used),
+# the notebooks' kernel from .venv. Run before a release; not part of `make test` (several minutes).
+$(BROWSER)/.installed:
+	$(PYTHON) -m venv $(BROWSER)
+	$(BROWSER)/bin/python -m pip install --quiet --disable-pip-version-check "jupyterlab>=4,<5" "ipywidgets>=8" "playwright>=1.40"
+	touch $@
+
+browser-check: $(VENV)/.installed-test $(BROWSER)/.installed
+	@test -x /usr/bin/chromium || { echo "Chromium is missing: apt-get install chromium (Debian's package)"; exit 2; }
+	$(BROWSER)/bin/python scripts/browser_check.py --kernel-python $(BIN)/python
+
 build: $(VENV)/.installed-test
 	$(BIN)/python -m course_utils.build
 
@@ -73,4 +87,4 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_generators.py
 
 clean:
-	rm -rf $(VENV) $(LATEST) *.egg-info
+	rm -rf $(VENV) $(LATEST) $(BROWSER) *.egg-info

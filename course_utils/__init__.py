@@ -7,7 +7,8 @@ own layer or the layers above it in this list, never sideways from another track
 1. **Foundations** (no course logic): :mod:`~course_utils.version` (``__version__``, the one place for it),
    :mod:`~course_utils.device`, :mod:`~course_utils.seeding`, :mod:`~course_utils.budget` (full / cpu / fast
    and the one table of training sizes, ``TRAINING_SIZES``), :mod:`~course_utils.files` (atomic writes),
-   :mod:`~course_utils.download` (every data URL and checksum, a verified cache).
+   :mod:`~course_utils.download` (every data URL and checksum, a verified cache), :mod:`~course_utils.progress`
+   (a long loop's progress as one line of text that a saved notebook keeps).
 2. **Shared tools**, used by every track: :mod:`~course_utils.images` (read, convert, normalise),
    :mod:`~course_utils.inference` (predict on batches, on whole images with padding or tiles, patch averaging,
    parameter counts), :mod:`~course_utils.training` (``fit``), :mod:`~course_utils.metrics`,

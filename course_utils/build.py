@@ -8,7 +8,9 @@
 Rules, applied to each ``solutions/NN_name.ipynb``:
 
 * Code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes ``# YOUR CODE HERE`` and
-  ``raise NotImplementedError``, at the indentation of the ``BEGIN`` marker (nbgrader's markers). The markers
+  ``raise NotImplementedError("<name>: not written yet. ...")``, at the indentation of the ``BEGIN`` marker
+  (nbgrader's markers), where ``<name>`` is the enclosing ``def`` / ``class`` (``Net.forward``), so that a later
+  cell that calls the unfinished code says which exercise to finish first (:func:`stub`). The markers
   are exact: any line that looks like one but is not (``###BEGIN SOLUTION``, ``# end solution``,
   ``### BEGIN_SOLUTION``, any case or spacing) stops the build, naming the notebook, cell and line, since
   the answer after it would otherwise reach the students.
@@ -17,6 +19,9 @@ Rules, applied to each ``solutions/NN_name.ipynb``:
   only between the markers, so put them around the answer and remove the tag. Markers in a markdown cell
   not tagged ``solution`` stop it too.
 * Outputs, execution counts and widget state are cleared; ``# NBVAL_...`` lines are removed.
+* ``--execute`` stores outputs that read without a kernel: it sets ``COURSE_STATIC_WIDGETS=1`` for the kernel
+  (the explorers then draw their default view, see :func:`course_utils.plotting.storing_outputs`) and drops any
+  other widget view (a saved widget without its state shows "Error displaying widget: model not found").
 * Grading: each check cell carries a line ``# Graded: <id>, <points> points``; the ids of the exercises,
   the written questions and the answers, with the notebook and the course version, are stamped into the
   metadata of both notebooks (see :mod:`course_utils.exercises`), where the grader finds them. A check cell
@@ -103,8 +108,41 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
+DEFINITION = re.compile(r"^([ \t]*)(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)")
+
+
+def enclosing_name(lines: list[str], indent: str) -> str | None:
+    """The dotted name of the ``def`` / ``class`` blocks that enclose a line at ``indent`` after ``lines``
+    (``"Net.forward"``; ``"Net"`` in ``Net.__init__``), or None at the top level of the cell."""
+    names, limit = [], len(indent.expandtabs())
+    for line in reversed(lines):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        width = len(line[: len(line) - len(line.lstrip())].expandtabs())
+        if width >= limit:
+            continue
+        match = DEFINITION.match(line)
+        if match and not (names == [] and re.fullmatch(r"__\w+__", match.group(2))):  # EncoderBlock, not .__init__
+            names.insert(0, match.group(2))
+        limit = width
+        if limit == 0:
+            break
+    return ".".join(names) or None
+
+
+def stub(name: str | None) -> str:
+    """The line that replaces an answer: ``raise NotImplementedError("...")`` saying what is not written yet.
+    The self-checks (:mod:`course_utils.checks`) recognise it by its type."""
+    if name:
+        message = f"{name}: not written yet. Finish this exercise, then run the cells below again."
+    else:
+        message = "This exercise is not written yet: write your code here, then run this cell and the ones below."
+    return f"raise NotImplementedError({message!r})"
+
+
 def strip_solutions(code: str, where: str = "cell") -> str:
-    """Replace every BEGIN/END SOLUTION region of ``code`` by a placeholder at the marker's indentation.
+    """Replace every BEGIN/END SOLUTION region of ``code`` by a placeholder at the marker's indentation:
+    ``# YOUR CODE HERE`` and the :func:`stub` named after the enclosing ``def`` / ``class``.
 
     Raises:
         BuildError: markers are unbalanced, nested, or not alone on their line; a line looks like a marker
@@ -120,7 +158,7 @@ def strip_solutions(code: str, where: str = "cell") -> str:
                 if indent is not None:
                     raise BuildError(f"{where}, line {line_no}: '{BEGIN}' inside another solution block")
                 indent = line[: len(line) - len(line.lstrip())]
-                out.append(f"{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError\n")
+                out.append(f"{indent}# YOUR CODE HERE\n{indent}{stub(enclosing_name(out, indent))}\n")
             else:
                 if indent is None:
                     raise BuildError(f"{where}, line {line_no}: '{END}' without a '{BEGIN}' before it")
@@ -398,24 +436,32 @@ def build(root: Path = ROOT) -> list[Path]:
     return written
 
 
-def _is_progress_bar(output) -> bool:
-    """A tqdm.auto bar saved from a kernel: a widget whose plain-text form reads like '12%|##  | 3/25'."""
-    data = output.get("data", {})
-    text = "".join(data.get("text/plain", ""))
-    return "application/vnd.jupyter.widget-view+json" in data and bool(re.search(r"\d+%\|.*\| *\d+/\d+", text))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _is_widget_view(output) -> bool:
+    """An output that only a live widget can show (a tqdm.auto bar, an ipywidgets control): saved without the
+    widget's state, a reopened notebook shows "Error displaying widget: model not found" in its place."""
+    return WIDGET_VIEW in output.get("data", {})
 
 
 def execute(pattern: str, root: Path = ROOT, timeout: int = 1800) -> list[Path]:
     """Re-run the matching solution notebooks top to bottom on a fresh kernel at the CPU budget and
-    store their outputs, then rebuild. A notebook that fails is left untouched."""
+    store their outputs, then rebuild. A notebook that fails is left untouched.
+
+    The kernel runs with ``COURSE_STATIC_WIDGETS=1``: the explorers draw a static figure of their default view
+    instead of widgets (:func:`course_utils.plotting.storing_outputs`); any other widget view is dropped from
+    the stored outputs, with the notebook's widget state."""
     import nbformat
     from nbclient import NotebookClient
+
+    from .plotting import STATIC_WIDGETS_ENV
 
     build(root)  # stamp headers first, so the stored outputs come from the stamped cells
     done = []
     for path in sorted((root / "solutions").glob(f"*{pattern}*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        env = {"COURSE_BUDGET": "cpu", "COURSE_FAST": "0"}
+        env = {"COURSE_BUDGET": "cpu", "COURSE_FAST": "0", STATIC_WIDGETS_ENV: "1"}
         old = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
@@ -429,9 +475,9 @@ def execute(pattern: str, root: Path = ROOT, timeout: int = 1800) -> list[Path]:
             for k, v in old.items():
                 os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
         nb.metadata.pop("widgets", None)
-        for cell in nb.cells:  # a progress bar is stored at 0%: its updates live in the (unsaved) widget state
+        for cell in nb.cells:  # a widget view cannot be shown without its (unsaved) state
             if cell.cell_type == "code":
-                cell.outputs = [o for o in cell.outputs if not _is_progress_bar(o)]
+                cell.outputs = [o for o in cell.outputs if not _is_widget_view(o)]
         with atomic_path(path) as tmp:
             nbformat.write(nb, tmp)
         done.append(path)

@@ -94,7 +94,9 @@ def _report(name: str, failures: list[str], total: int, hint: str = ""):
 
 def _not_done(name: str):
     raise _Stop(
-        None, f"⏳ {name}: not done yet. Replace `raise NotImplementedError` with your code and run this cell again."
+        None,
+        f"⏳ {name}: not done yet. Replace the line `raise NotImplementedError(...)` with your code and run this cell "
+        "again.",
     )
 
 

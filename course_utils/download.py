@@ -27,9 +27,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from .files import atomic_path
+from .progress import Progress
 
 __all__ = ["Remote", "REMOTES", "DownloadError", "cache_dir", "data_dir", "fetch", "sha256sum"]
 
@@ -105,7 +104,7 @@ def fetch(
     Args:
         remote: a key of :data:`REMOTES` (``"kromp2020"``, ``"bsds300"``) or a :class:`Remote`.
         cache: the folder to use instead of :func:`cache_dir`.
-        progress: show a ``tqdm.auto`` bar while downloading.
+        progress: show the bytes received so far, in one line (:class:`~course_utils.progress.Progress`).
         timeout: seconds without any data from the server after which the download gives up.
 
     Raises:
@@ -144,9 +143,7 @@ def fetch(
             try:
                 with urllib.request.urlopen(remote.url, timeout=timeout) as response:
                     total = int(response.headers.get("Content-Length") or 0) or None
-                    with tqdm(
-                        total=total, unit="B", unit_scale=True, desc=remote.filename, disable=not progress, leave=False
-                    ) as bar:
+                    with Progress(total, remote.filename, unit="B", scale_bytes=True, enabled=progress) as bar:
                         while block := response.read(1 << 20):
                             out.write(block)
                             h.update(block)

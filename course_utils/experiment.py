@@ -32,12 +32,12 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
 
 from .checkpoints import CheckpointError
 from .device import get_device
 from .files import atomic_path
 from .metrics import psnr
+from .progress import Progress
 
 __all__ = ["Experiment", "ExperimentMismatch"]
 
@@ -246,21 +246,26 @@ class Experiment:
         model, optimizer, scheduler and history are again those of the last finished epoch (as in
         ``checkpoint.pt``), so ``run`` again continues exactly as a new session would. A diverging run raises
         FloatingPointError and keeps the last good checkpoint. A schedule built for a fixed number of steps
-        (``OneCycleLR``'s ``total_steps``) that ``num_epochs`` would exceed is refused before training."""
+        (``OneCycleLR``'s ``total_steps``) that ``num_epochs`` would exceed is refused before training.
+        ``progress`` shows one line (batches, epoch, loss, validation PSNR, time) that stays when the notebook is
+        saved (:class:`~course_utils.progress.Progress`)."""
         self._check_schedule(num_epochs)
         if plot is not None and self.history:
             plot(self)
-        for epoch in range(self.epoch, num_epochs):
-            if self.epoch == 0 and self._start is None:
-                self._start = self._snapshot()
-            try:
-                self._train_epoch(epoch, num_epochs, progress)
-            except BaseException:
-                self._roll_back()
-                raise
-            self._start = None
-            if plot is not None:
-                plot(self)
+        todo = max(0, num_epochs - self.epoch) * len(self.train_loader)
+        with Progress(todo, "training", unit="batches", enabled=progress) as bar:
+            for epoch in range(self.epoch, num_epochs):
+                if self.epoch == 0 and self._start is None:
+                    self._start = self._snapshot()
+                try:
+                    self._train_epoch(epoch, num_epochs, bar)
+                except BaseException:
+                    self._roll_back()
+                    raise
+                self._start = None
+                bar.update(0, **{"validation PSNR": f"{self.history[-1]['val_psnr']:.2f} dB"})
+                if plot is not None:
+                    plot(self)
         self.model.eval()
         return self.history
 
@@ -276,14 +281,12 @@ class Experiment:
                 f"schedule of {num_epochs * per_epoch} steps (total_steps=num_epochs * len(train_loader))."
             )
 
-    def _train_epoch(self, epoch: int, num_epochs: int, progress: bool) -> None:
+    def _train_epoch(self, epoch: int, num_epochs: int, bar: Progress) -> None:
         """One epoch, its record in the history, its checkpoint; raises before saving anything that diverged."""
         t0 = time.perf_counter()
         self.model.train()
         losses, psnrs = [], []
-        for i, (x, y) in enumerate(
-            tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{num_epochs}", disable=not progress, leave=False)
-        ):
+        for i, (x, y) in enumerate(self.train_loader):
             x, y = x.to(self.device), y.to(self.device)
             self.optimizer.zero_grad(set_to_none=True)
             out = self.model(x)
@@ -300,6 +303,7 @@ class Experiment:
                 self.scheduler.step()
             losses.append(value)
             psnrs.append(psnr(out.detach(), y, data_range=self.data_range).item())
+            bar.update(1, epoch=f"{epoch + 1}/{num_epochs}", loss=f"{value:.4g}")
         if not all(v.isfinite().all() for v in self.model.state_dict().values() if v.is_floating_point()):
             raise self._diverged(f"after epoch {epoch + 1} the model's weights hold NaN or infinite values")
         self.history.append(

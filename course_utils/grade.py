@@ -61,6 +61,7 @@ from .version import __version__
 __all__ = ["grade", "find_submissions", "load_items", "Report", "GradeError", "main"]
 
 GRADING_BUDGET = "fast"
+SETUP_TIMEOUT = 300.0  # seconds for a fresh kernel to import PyTorch and course_utils, even on a loaded machine
 JUNK = {".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints", "__MACOSX"}
 SHELL_LINE = re.compile(r"^([ \t]*)(!|%(pip|conda|mamba|micromamba|uv|sx|system|sc)\b)")
 SHELL_CELL = re.compile(r"^%%(bash|sh|script|system|shell|perl|ruby|python2|python3|pypy)\b")
@@ -421,7 +422,8 @@ def grade_notebook(nb: dict, items: GradedItems, options: Options, report: Repor
     try:
         kernel = Kernel(folder, env=env, memory_gb=options.memory_gb)
         options.live.add(kernel)
-        setup = kernel.run(GRADER_SETUP.format(threads=options.threads), timeout=options.timeout, silent=True)
+        # the grader's own set-up (importing PyTorch) is not the student's time: it gets SETUP_TIMEOUT
+        setup = kernel.run(GRADER_SETUP.format(threads=options.threads), timeout=SETUP_TIMEOUT, silent=True)
         if options.stop.is_set():
             report.status = "interrupted"
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
@@ -19,6 +20,10 @@ __all__ = [
     "show_errors",
     "explore_threshold",
     "widgets_available",
+    "storing_outputs",
+    "STATIC_WIDGETS_ENV",
+    "stored_widget_note",
+    "text_colour",
     "ERROR_COLOURS",
     "as_picture",
     "TrainingMonitor",
@@ -235,8 +240,31 @@ def show_errors(images, preds, masks, n: int = 4, titles: Sequence[str] | None =
     return fig
 
 
+# Widgets cannot be stored usefully in a notebook file: without their state (which Jupyter does not save by
+# default) a reopened notebook shows "Error displaying widget: model not found", or the text
+# "interactive(children=(IntSlider(...". So when a notebook is executed to store its outputs
+# (`python -m course_utils.build --execute`, which sets this variable to 1), the explorers draw a static figure
+# of their default view and say, in one line, that the sliders appear when the cell is run. The one place
+# that reads it is storing_outputs().
+STATIC_WIDGETS_ENV = "COURSE_STATIC_WIDGETS"
+
+
+def stored_widget_note(what: str = "sliders") -> str:
+    """The line an explorer prints above its default view while outputs are stored (:func:`storing_outputs`)."""
+    return f"Run this cell to get the {what}: a saved notebook cannot keep widgets. Below, the default view."
+
+
+def storing_outputs() -> bool:
+    """True while a notebook is executed to store its outputs: the environment variable
+    ``COURSE_STATIC_WIDGETS`` (:data:`STATIC_WIDGETS_ENV`) is set to anything but empty or ``0``."""
+    return os.environ.get(STATIC_WIDGETS_ENV, "").strip() not in ("", "0")
+
+
 def widgets_available() -> bool:
-    """True when ipywidgets is installed and we run inside a Jupyter kernel (widgets can be shown)."""
+    """True when ipywidgets is installed and we run inside a Jupyter kernel (widgets can be shown), unless
+    the notebook is being executed to store its outputs (:func:`storing_outputs`)."""
+    if storing_outputs():
+        return False
     try:
         import ipywidgets  # noqa: F401
     except ImportError:
@@ -246,18 +274,26 @@ def widgets_available() -> bool:
 
 def _in_kernel() -> bool:
     """True inside a Jupyter kernel (a front end can show and update rich outputs)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    ip = get_ipython()
-    return ip is not None and getattr(ip, "kernel", None) is not None
+    from .progress import in_kernel
+
+    return in_kernel()
+
+
+def text_colour(rgb) -> str:
+    """``"black"`` or ``"white"``: the colour of text written on a cell of colour ``rgb`` (RGB or RGBA in
+    [0, 1]), whichever contrasts more with it: black on cells whose relative luminance (ITU-R BT.709 weights,
+    as WCAG's contrast ratio uses, on sRGB values linearised) is above 0.18, white below."""
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (float(v) for v in rgb[:3]))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "black" if luminance > 0.18 else "white"
 
 
 def explore_threshold(image, logits, mask, interactive: bool | None = None, thresholds=(-2.0, 0.0, 2.0)) -> None:
     """A slider for the threshold on the logits of one image (H, W): the error map and precision,
-    recall and IoU update as it moves. Without widgets (or ``interactive=False``) it draws the error
-    maps at ``thresholds`` instead. Displays them; returns nothing."""
+    recall and IoU update as it moves (one figure, redrawn). Without widgets (or ``interactive=False``) it draws
+    the error maps at ``thresholds`` instead; while a notebook is executed to store its outputs
+    (:func:`storing_outputs`), the slider's default view (threshold 0) and one line saying that the slider appears
+    when the cell is run. Displays them; returns nothing."""
     from .metrics import iou, precision, recall
 
     image, logits, mask = (torch.as_tensor(_numpy(a)).squeeze() for a in (image, logits, mask))
@@ -270,7 +306,7 @@ def explore_threshold(image, logits, mask, interactive: bool | None = None, thre
         }
         ax.imshow(error_map(pred, mask), interpolation="nearest")
         ax.set_title(
-            f"t = {threshold:+.1f}: P {card['precision']:.2f} R {card['recall']:.2f} IoU {card['IoU']:.2f}", fontsize=9
+            f"t = {threshold:+.2f}: P {card['precision']:.2f} R {card['recall']:.2f} IoU {card['IoU']:.2f}", fontsize=9
         )
         ax.set_xticks([])
         ax.set_yticks([])
@@ -290,6 +326,10 @@ def explore_threshold(image, logits, mask, interactive: bool | None = None, thre
         import ipywidgets as widgets
 
         widgets.interact(show, threshold=widgets.FloatSlider(0.0, min=-5, max=5, step=0.25, description="threshold"))
+        return
+    if storing_outputs():
+        print(stored_widget_note("threshold slider"))
+        show(0.0)
         return
     print("Interactive widgets are not available here: showing fixed thresholds instead.")
     fig, axes = plt.subplots(1, len(thresholds), figsize=(3.4 * len(thresholds), 3.6), squeeze=False)

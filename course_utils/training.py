@@ -8,9 +8,9 @@ from typing import Callable
 
 import torch
 import torch.nn as nn
-from tqdm.auto import tqdm
 
 from .device import get_device
+from .progress import Progress
 
 __all__ = ["fit", "History"]
 
@@ -116,7 +116,8 @@ def fit(
         val_fn: called as ``val_fn(model)`` in eval mode without gradients every ``val_every`` steps
             (default: at the end, and once per epoch with ``epochs``); returns a float.
         scheduler: a learning-rate scheduler stepped after every optimizer step.
-        progress: show a ``tqdm.auto`` bar with the running loss.
+        progress: show one line with the step, the running loss and the time (:class:`~course_utils.progress.Progress`:
+            plain text, kept when the notebook is saved).
 
     A generator (``batches=(b for b in ...)``) is read once: if it runs out before ``steps``, a ValueError says
     after how many batches. Errors raised inside your batch function or loss reach you as they are, and Ctrl-C
@@ -145,27 +146,28 @@ def fit(
     model.to(device)
     history = History()
     stream = _batches(batches, steps)
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     running = None
-    for step in bar:
-        model.train()
-        inputs, targets = _pair(next(stream))  # the source's own errors reach you as they are
-        inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(inputs), targets)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        value = loss.item()
-        history.loss.append(value)
-        running = value if running is None else 0.9 * running + 0.1 * value
-        if progress and (step % 10 == 0 or step == steps - 1):
-            bar.set_postfix(loss=f"{running:.4g}")
-        if val_fn is not None and (val_every and (step + 1) % val_every == 0 or step == steps - 1):
-            if not history.val or history.val[-1][0] != step + 1:
-                history.val.append((step + 1, _validate(model, val_fn)))
-    bar.close()
+    with Progress(steps, desc, unit="steps", enabled=progress) as bar:
+        for step in range(steps):
+            model.train()
+            inputs, targets = _pair(next(stream))  # the source's own errors reach you as they are
+            inputs, targets = inputs.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            value = loss.item()
+            history.loss.append(value)
+            running = value if running is None else 0.9 * running + 0.1 * value
+            if val_fn is not None and (val_every and (step + 1) % val_every == 0 or step == steps - 1):
+                if not history.val or history.val[-1][0] != step + 1:
+                    history.val.append((step + 1, _validate(model, val_fn)))
+            shown = {"loss": f"{running:.4g}"}
+            if history.val:
+                shown["validation"] = f"{history.val[-1][1]:.4g}"
+            bar.update(1, **shown)
     model.eval()
     return history
 

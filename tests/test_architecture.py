@@ -8,7 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "course_utils"
 
-FOUNDATIONS = {"version", "device", "seeding", "budget", "files", "download"}
+FOUNDATIONS = {"version", "device", "seeding", "budget", "files", "download", "progress"}
 SHARED = {"images", "inference", "training", "metrics", "checkpoints", "experiment", "plotting", "unet", "residual"}
 TRACKS = {
     "convolution": {"convtranspose"},

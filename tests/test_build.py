@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -32,18 +33,50 @@ def test_strip_keeps_indentation_of_each_block():
         "    return 1\n"
         "    ### END SOLUTION\n"
     )
+    then = "not written yet. Finish this exercise, then run the cells below again."
     assert B.strip_solutions(code) == (
         "class Net:\n"
         "    def forward(self, x):\n"
         "        for i in range(3):\n"
         "            # YOUR CODE HERE\n"
-        "            raise NotImplementedError\n"
+        f"            raise NotImplementedError('Net.forward: {then}')\n"
         "        return x\n"
         "\n"
         "def f():\n"
         "    # YOUR CODE HERE\n"
-        "    raise NotImplementedError\n"
+        f"    raise NotImplementedError('f: {then}')\n"
     )
+
+
+def test_the_stub_names_the_exercise_to_finish():
+    """A later cell that calls unfinished code says which exercise to finish; a stub at the top level of a cell
+    says to write the code there; the self-checks still read it as 'not done yet'."""
+    code = (
+        "def  load(x):\n"
+        '    """doc"""\n'
+        "# a comment at column 0 does not end the function\n"
+        "    ### BEGIN SOLUTION\n"
+        "    return x\n"
+        "    ### END SOLUTION\n"
+    )
+    ns = {}
+    exec(B.strip_solutions(code), ns)
+    with pytest.raises(NotImplementedError, match=r"^load: not written yet\. Finish this exercise"):
+        ns["load"](1)
+    stripped = B.strip_solutions("x = 1\n### BEGIN SOLUTION\nmodel = 1\n### END SOLUTION\n")
+    with pytest.raises(NotImplementedError, match="^This exercise is not written yet: write your code here"):
+        exec(stripped, {})
+    lines = ["class A:\n", "    x = 1\n", "    async def b(self):\n", "        if x:\n"]
+    assert B.enclosing_name(lines, " " * 12) == "A.b"
+    assert B.enclosing_name(["def a():\n", "    pass\n", "def b():\n"], "    ") == "b"
+    assert B.enclosing_name(["class Block(nn.Module):\n", "    def __init__(self):\n"], " " * 8) == "Block"
+    assert B.enclosing_name(["def a():\n", "    pass\n"], "") is None
+    from course_utils.checks import check_output_size
+
+    ns = {}
+    header = "def size(h_in, kernel_size, stride, padding, output_padding, dilation):\n"
+    exec(B.strip_solutions(header + "    ### BEGIN SOLUTION\n    return 0\n    ### END SOLUTION\n"), ns)
+    assert check_output_size(ns["size"]).passed is None
 
 
 def test_stripped_code_still_compiles():
@@ -104,7 +137,7 @@ def test_student_version_rules():
     assert "colab.research.google.com/github/me/course/blob/v9.9/notebooks/07_x.ipynb" in srcs[0]
     assert 'COURSE_VERSION, COURSE_RELEASE = "9.9", "v9.9"' in srcs[1]
     assert '"https://github.com/me/course"), "course")' in srcs[1]
-    assert srcs[2:] == ["# Title", "a = 1\n# YOUR CODE HERE\nraise NotImplementedError\n", B.ANSWER_PROMPT, "print(a)"]
+    assert srcs[2:] == ["# Title", "a = 1\n# YOUR CODE HERE\n" + B.stub(None) + "\n", B.ANSWER_PROMPT, "print(a)"]
     assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in st["cells"])
     assert st["cells"][4]["metadata"]["tags"] == []  # the answer prompt is no longer a 'solution' cell
     assert "widgets" not in st["metadata"] and st["metadata"]["kernelspec"] == {"name": "python3"}
@@ -175,7 +208,7 @@ def test_check_detects_stale_and_orphan_notebooks(tmp_path):
     assert root / "notebooks" / sol.name in written
     assert B.build(root) == []  # second build: nothing to do
     student = json.loads((root / "notebooks" / sol.name).read_text())
-    assert "".join(student["cells"][-1]["source"]) == "# YOUR CODE HERE\nraise NotImplementedError\n"
+    assert "".join(student["cells"][-1]["source"]) == "# YOUR CODE HERE\n" + B.stub(None) + "\n"
 
 
 def test_command_line_check_exit_codes(tmp_path):
@@ -201,7 +234,7 @@ def test_solutions_were_run_top_to_bottom(path):
     assert not any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))
 
 
-def test_progress_bars_are_recognised():
+def test_widget_views_are_recognised():
     bar = {
         "output_type": "display_data",
         "data": {
@@ -217,7 +250,48 @@ def test_progress_bars_are_recognised():
         },
     }
     text = {"output_type": "stream", "name": "stdout", "text": "50%| 1/2"}
-    assert B._is_progress_bar(bar) and not B._is_progress_bar(widget) and not B._is_progress_bar(text)
+    figure = {"output_type": "display_data", "data": {"image/png": "iVBOR", "text/plain": "<Figure size 640x480>"}}
+    assert B._is_widget_view(bar) and B._is_widget_view(widget)
+    assert not B._is_widget_view(text) and not B._is_widget_view(figure)
+
+
+# Stored before `--execute` drew the explorers as static figures: remove a name once its notebook is re-executed.
+STORED_BEFORE_STATIC_WIDGETS = {"03_evaluation.ipynb"}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.name)
+def test_solutions_read_without_a_kernel(path):
+    """A solution opened without a kernel (on GitHub, reopened) shows figures and text: no widget view (it would
+    read "Error displaying widget: model not found" or "interactive(children=(IntSlider(..."), no widget state,
+    and the cell of every explorer holds its figure."""
+    if path.name in STORED_BEFORE_STATIC_WIDGETS:
+        pytest.xfail(f"{path.name} awaits `python -m course_utils.build --execute {path.name[:2]}`")
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb["metadata"]
+    for i, c in enumerate(nb["cells"]):
+        for o in c.get("outputs", []):
+            assert not B._is_widget_view(o), f"cell {i} stores a widget view: re-execute with --execute"
+        if c["cell_type"] == "code" and re.search(r"\bexplore_\w+\(", "".join(c["source"])):
+            assert any("image/png" in o.get("data", {}) for o in c["outputs"]), f"cell {i}: the explorer drew nothing"
+
+
+def test_execute_asks_for_static_widgets(monkeypatch):
+    """--execute runs the kernel with COURSE_STATIC_WIDGETS=1: the explorers then draw their default view, once,
+    under one line saying that the sliders appear when the cell is run."""
+    import matplotlib.pyplot as plt
+
+    from course_utils import plotting
+    from course_utils.convtranspose import explore_conv_transpose
+
+    assert 'STATIC_WIDGETS_ENV: "1"' in (ROOT / "course_utils" / "build.py").read_text()
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(len(plt.get_fignums())))
+    monkeypatch.setenv(plotting.STATIC_WIDGETS_ENV, "1")
+    assert plotting.storing_outputs() and not plotting.widgets_available()
+    explore_conv_transpose()
+    assert shown == [1]
+    monkeypatch.setenv(plotting.STATIC_WIDGETS_ENV, "0")
+    assert not plotting.storing_outputs()
 
 
 # ---------------------------------------------------------------- the build never leaks an answer, never loses a cell

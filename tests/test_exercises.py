@@ -99,7 +99,7 @@ def test_explorer_falls_back_to_static_figures(monkeypatch, capsys):
     assert "not available" in capsys.readouterr().out
     figs = [plt.figure(n) for n in plt.get_fignums()]
     assert len(figs) == 3
-    assert "checkerboard" in figs[2].axes[2].get_title()
+    assert figs[2].axes[2].get_title() == "k=3, s=2\ninside: 1 to 4"  # the gallery: the measured range, no verdict
 
 
 def test_show_conv_transpose_handles_empty_output():

@@ -102,3 +102,56 @@ def test_voir_batch2d_shows_uint8_on_its_0_255_scale():
     assert voir_batch2D(eight, 3, plt.figure(), min_scale=0, max_scale=100).get_clim() == (0, 100)  # as asked
     assert cu.show_batch2d(eight > 128, nx=3).get_clim() == (0, 1)  # booleans: 0 and 1
     assert cu.show_batch2d(torch.rand(2, 1, 4, 4), nx=2).get_clim() == (0, 1)  # floats: [0, 1] as before
+
+
+def test_text_colour_contrasts_with_its_cell():
+    from course_utils.plotting import text_colour
+
+    assert text_colour((1.0, 1.0, 1.0)) == "black" and text_colour((0.0, 0.0, 0.0, 1.0)) == "white"
+    assert text_colour((1.0, 1.0, 0.0)) == "black" and text_colour((0.0, 0.0, 0.6)) == "white"  # yellow, dark blue
+
+
+def test_draw_matrix_values_readable_on_every_cell():
+    """Values in black on light cells and white on dark ones (a constant matrix and its zeros included), with a
+    grid between the cells and a border, so that an all-ones matrix still reads as a matrix."""
+    from course_utils.convtranspose import draw_matrix
+
+    fig, axes = plt.subplots(1, 2)
+    draw_matrix(axes[0], torch.ones(3, 3), cmap="Blues", vmin=0, vmax=1)
+    assert {t.get_color() for t in axes[0].texts} == {"white"} and len(axes[0].texts) == 9
+    x = torch.zeros(3, 3)
+    x[1, 1] = 1
+    draw_matrix(axes[1], x, cmap="Blues")
+    colours = {(t.get_position(), t.get_text()): t.get_color() for t in axes[1].texts}
+    assert colours[((1, 1), "1")] == "white" and colours[((0, 0), "0")] == "black"
+    assert all(tick.gridline.get_visible() for tick in axes[1].xaxis.get_minor_ticks())
+    assert len(axes[1].get_xticks(minor=True)) == 4 and all(s.get_visible() for s in axes[1].spines.values())
+
+
+def test_gallery_titles_do_not_answer_the_question():
+    """Kernel, stride and the measured overlap range inside the box, nothing that names the answer."""
+    from course_utils.convtranspose import conv_transpose_gallery
+
+    titles = [ax.get_title() for ax in conv_transpose_gallery().axes]
+    assert titles[2] == "k=3, s=2\ninside: 1 to 4" and titles[3] == "k=4, s=2\ninside: 4 to 4"
+    assert not any(word in t for t in titles for word in ("even", "checkerboard", "uneven"))
+
+
+def test_explorers_without_widgets_and_while_storing(monkeypatch, capsys):
+    """No widgets: fixed examples. Storing outputs (build --execute): one line, then the default view, once."""
+    from course_utils import plotting
+    from course_utils.convtranspose import explore_conv_transpose
+
+    shown = []
+    monkeypatch.setattr(plt, "show", lambda *a, **k: (shown.append(len(plt.get_fignums())), plt.close("all")))
+    monkeypatch.setenv(plotting.STATIC_WIDGETS_ENV, "1")
+    explore_conv_transpose()
+    cu.explore_threshold(torch.rand(1, 8, 8), torch.randn(1, 8, 8), torch.rand(1, 8, 8) > 0.5)
+    out = capsys.readouterr().out.splitlines()
+    assert shown == [1, 1] and len(out) == 2
+    assert out[0].startswith("Run this cell to get the sliders") and out[1].startswith(
+        "Run this cell to get the threshold"
+    )
+    monkeypatch.delenv(plotting.STATIC_WIDGETS_ENV)
+    explore_conv_transpose(interactive=False)
+    assert capsys.readouterr().out.startswith("Interactive widgets are not available here")

@@ -67,6 +67,7 @@ def test_budget_errors(clean_budget):
 
 
 def test_version_handshake(capsys):
+    threads = torch.get_num_threads()  # the handshake sets them (course_utils.device.configure_threads)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cu.check_version(cu.__version__)
@@ -74,6 +75,7 @@ def test_version_handshake(capsys):
     with pytest.warns(UserWarning, match=r"written for course_utils 0\.0\.1.*pip install -e \."):
         cu.check_version("0.0.1", quiet=True)
     assert capsys.readouterr().out == ""
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("value", ["0", "false", "False", "no", "NO", "off", "", "  ", " 0 "])

@@ -1,4 +1,6 @@
-"""fit: it learns, it counts steps and epochs, validates, and keeps no graphs."""
+"""fit: it learns, it counts steps and epochs, validates, and keeps no graphs; its progress line."""
+
+import re
 
 import pytest
 import torch
@@ -283,3 +285,50 @@ def test_a_batch_that_is_not_a_pair_is_named(g):
         with pytest.raises(TypeError, match=r"each batch must be a pair \(inputs, targets\)") as info:
             fit(model, bad, nn.functional.mse_loss, opt, steps=1, device="cpu", progress=False)
         assert shown in str(info.value)
+
+
+def test_progress_is_one_line_of_text_on_stdout(g, capsys):
+    """Outside a kernel the progress is plain text on standard output (nothing on stderr, which nbval and the grader
+    read as a failure): the first state and the last, with the step count, the running loss and the time."""
+    model = nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    fit(model, linear_batches(g), nn.functional.mse_loss, opt, steps=5, device="cpu", desc="linear")
+    out, err = capsys.readouterr()
+    assert err == ""
+    first, last = out.splitlines()
+    assert first.startswith("linear: 1/5 steps [####----------------] 20% | loss ") and "left" in first
+    assert re.fullmatch(r"linear: 5/5 steps \[#{20}\] 100% \| loss [\d.e-]+ \| \d+ s", last), last
+    assert "0x" not in out
+
+    batch, calls = linear_batches(g), []
+
+    def interrupted():
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return batch()
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, interrupted, nn.functional.mse_loss, opt, steps=10, device="cpu")
+    assert "stopped" in capsys.readouterr().out.splitlines()[-1]
+    fit(model, linear_batches(g), nn.functional.mse_loss, opt, steps=3, device="cpu", progress=False)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_progress_line_formats():
+    import io
+
+    from course_utils.progress import Progress
+
+    out = io.StringIO()
+    with Progress(45_000_000, "data.zip", unit="B", scale_bytes=True, out=out) as p:
+        p.update(12_300_000)
+    assert out.getvalue().splitlines()[-1] == "data.zip: 12.3 MB/45.0 MB [#####---------------] 27% | 0 s"
+    out = io.StringIO()
+    with Progress(None, "reading", unit="files", out=out) as p:
+        p.update(3, last="a.png")
+    assert out.getvalue().splitlines()[-1] == "reading: 3 files | last a.png | 0 s"
+    out = io.StringIO()
+    with Progress(10, "nothing", out=out):
+        pass
+    assert out.getvalue() == ""  # nothing ran: nothing said
