@@ -216,8 +216,9 @@ class TrainedModels(dict):
     for a key the cell has not stored raises :class:`NotTrainedError`, whose message says which cell to run
     to the end, rather than a bare ``KeyError: 32`` far from its cause (the cell was interrupted).
 
-    ``models = TrainedModels("the training cell of section 6 (about 2 minutes)")``, then ``models[16] = net``;
-    ``models[32]`` before it is stored raises "NotTrainedError: no model 32 yet (trained: 16): ...".
+    ``models = TrainedModels("the training cell of section 7")``, then ``models[16] = net``; ``models[32]`` before
+    it is stored raises "NotTrainedError: 32 has not been trained yet (trained so far: 16): run the training cell
+    of section 7 to the end first; ...".
     ``in``, ``get`` and iteration behave as for a dict.
     """
 
@@ -230,8 +231,8 @@ class TrainedModels(dict):
     def __missing__(self, key):
         done = ", ".join(map(repr, self)) or "none"
         raise NotTrainedError(
-            f"no model {key!r} yet (trained: {done}). Run {self.cell} again and let it finish: it was interrupted "
-            "or has not run."
+            f"{key!r} has not been trained yet (trained so far: {done}): run {self.cell} to the end first; an "
+            "interrupted or skipped training leaves its models out."
         )
 
     def __repr__(self) -> str:

@@ -368,9 +368,10 @@ def test_trained_models_say_which_cell_to_run():
     models = TrainedModels("the training cell of section 7")
     models[4] = "net4"
     assert models[4] == "net4" and 4 in models and models.get(32) is None and list(models) == [4]
-    with pytest.raises(NotTrainedError, match=r"no model 32 yet \(trained: 4\)\. Run the training cell of section 7"):
+    told = r"32 has not been trained yet \(trained so far: 4\): run the training cell of section 7 to the end first"
+    with pytest.raises(NotTrainedError, match=told):
         models[32]
-    with pytest.raises(NotTrainedError, match=r"trained: none"):
+    with pytest.raises(NotTrainedError, match=r"trained so far: none"):
         TrainedModels("the cell above")[("with augmentation", 0)]
     assert not isinstance(NotTrainedError("x"), KeyError), "never a bare KeyError"
     with pytest.raises(TypeError, match="which cell"):
