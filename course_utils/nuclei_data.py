@@ -3,7 +3,9 @@ or any folder of image/mask pairs.
 
 All three give a :class:`SegmentationData`: ``X`` (N, 1, S, S) float32 in [0, 1] (percentile
 normalised) and ``Y`` (N, 1, S, S) float32 in {0, 1}, the first ``n_train`` images for training and
-the rest for testing (``.train`` and ``.test`` are (X, Y) pairs).
+the rest for testing (``.train`` and ``.test`` are (X, Y) pairs). Where a notebook makes a choice (a threshold,
+a model, a number of steps), ``.split_validation()`` sets some of the training images apart to make it on,
+so that the test images are looked at only once, for the final report.
 
 * :func:`nuclei_dataset` ``("synthetic")``: 70 + 9 images from :func:`~course_utils.nuclei.make_nuclei`
   with a fixed seed: offline, identical on every machine.
@@ -28,10 +30,20 @@ from .files import atomic_path
 from .images import IMAGE_SUFFIXES, normalize_percentile, read_image, to_gray
 from .nuclei import make_nuclei
 
-__all__ = ["SegmentationData", "nuclei_dataset", "load_kromp", "load_folder", "N_TRAIN", "N_TEST", "LAB_SIZE"]
+__all__ = [
+    "SegmentationData",
+    "nuclei_dataset",
+    "load_kromp",
+    "load_folder",
+    "N_TRAIN",
+    "N_TEST",
+    "N_VALIDATION",
+    "LAB_SIZE",
+]
 
 LAB_SIZE = 128
 N_TRAIN, N_TEST = 70, 9  # the lab's split of the 79 Kromp images
+N_VALIDATION = 10  # of the N_TRAIN training images, set apart for the choices of notebook 03
 SYNTHETIC_SEED = 2020
 
 
@@ -52,6 +64,29 @@ class SegmentationData:
     @property
     def test(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.X[self.n_train :], self.Y[self.n_train :]
+
+    def split_validation(
+        self, n: int = N_VALIDATION, seed: int = 0
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """The training images split in two: ``(X_train, Y_train), (X_val, Y_val)``.
+
+        The validation images are ``n`` of the ``n_train`` training images, a fixed random choice (``seed``;
+        not simply the last ones, which in a real data set may all come from one session); the others, in
+        their order, are for training. Make every choice (threshold, model, steps) on the validation images;
+        ``.test`` stays for the final report. Shapes: (n_train - n, 1, S, S) and (n, 1, S, S).
+
+        Raises:
+            ValueError: ``n`` leaves no image for training or asks for none.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 < n < self.n_train:
+            raise ValueError(
+                f"split_validation(n): n is how many of the {self.n_train} training images to set apart for "
+                f"validation, a whole number from 1 to {self.n_train - 1}; got {n!r}"
+            )
+        chosen = np.zeros(self.n_train, dtype=bool)
+        chosen[np.random.default_rng(seed).permutation(self.n_train)[: int(n)]] = True
+        keep, val = torch.from_numpy(np.flatnonzero(~chosen)), torch.from_numpy(np.flatnonzero(chosen))
+        return (self.X[keep], self.Y[keep]), (self.X[val], self.Y[val])
 
     def __repr__(self) -> str:
         return (

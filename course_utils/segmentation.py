@@ -4,23 +4,37 @@ nuclei model.
 * :func:`segment_nuclei`: fluorescence image (any size, any range) -> boolean nucleus mask, with the
   reference model ``data/checkpoints/unet_nuclei.pt`` by default (see ``scripts/train_nuclei_reference.py``);
   a batch (N, C, H, W) -> masks (N, H, W).
+* Training cells of notebooks 03-04: :func:`training_seconds` says how long a training will take here before
+  it starts; :class:`TrainedModels` holds what a cell trains and, when the cell was interrupted, says so
+  instead of a bare ``KeyError``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
+import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from .checkpoints import load_checkpoint
+from .device import get_device
 from .download import data_dir
 from .images import count_nonfinite, normalize_percentile, to_gray
 from .inference import predict_image
 
-__all__ = ["segment_nuclei", "estimate_diameter", "load_reference_nuclei_model", "REFERENCE_NUCLEI"]
+__all__ = [
+    "segment_nuclei",
+    "estimate_diameter",
+    "load_reference_nuclei_model",
+    "REFERENCE_NUCLEI",
+    "training_seconds",
+    "TrainedModels",
+    "NotTrainedError",
+]
 
 REFERENCE_NUCLEI = "checkpoints/unet_nuclei.pt"  # under data/
 
@@ -159,3 +173,67 @@ def _segment(img, model, threshold, normalize, diameter, tile, device) -> np.nda
     if work is not img:
         prob = torch.from_numpy(resize(prob.numpy(), img.shape, order=1, preserve_range=True))
     return (prob > threshold).numpy()
+
+
+# ---------------------------------------------------------------- training cells (notebooks 03-04)
+def training_seconds(model: nn.Module, batches, steps: int, *, device=None, probe: int = 3) -> float:
+    """About how many seconds ``steps`` training steps of ``model`` take on this machine, now.
+
+    A copy of ``model`` takes one warm-up step and then ``probe`` timed steps of Adam on the binary
+    cross-entropy on logits, with batches from ``batches`` (a zero-argument function giving ``(images, masks)``,
+    as for :func:`~course_utils.fit`); the mean time of a timed step is multiplied by ``steps``. ``model``
+    itself is not changed, but the probe draws ``probe + 1`` batches, so seed afterwards.
+    Typical use, before a long cell: ``print(f"about {training_seconds(net, batches, 300):.0f} s")``.
+
+    Raises:
+        ValueError: ``steps`` or ``probe`` is negative, or ``probe`` is 0.
+    """
+    if steps < 0 or probe < 1:
+        raise ValueError(f"training_seconds: steps must be >= 0 and probe >= 1, not steps={steps}, probe={probe}")
+    device = torch.device(device) if device is not None else get_device()
+    net = copy.deepcopy(model).to(device).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.BCEWithLogitsLoss()
+    seconds = 0.0
+    for i in range(probe + 1):
+        images, masks = batches()
+        t0 = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(net(images.to(device)), masks.to(device)).backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds += (time.perf_counter() - t0) if i else 0.0  # step 0 warms up (allocations, kernels)
+    return seconds / probe * steps
+
+
+class NotTrainedError(RuntimeError):
+    """A cell asked :class:`TrainedModels` for a model that the training cell has not trained (yet)."""
+
+
+class TrainedModels(dict):
+    """The models one training cell trains, by key (a width, a condition): a ``dict``, except that asking
+    for a key the cell has not stored raises :class:`NotTrainedError`, whose message says which cell to run
+    to the end, rather than a bare ``KeyError: 32`` far from its cause (the cell was interrupted).
+
+    ``models = TrainedModels("the training cell of section 7")``, then ``models[16] = net``; ``models[32]`` before
+    it is stored raises "NotTrainedError: 32 has not been trained yet (trained so far: 16): run the training cell
+    of section 7 to the end first; ...".
+    ``in``, ``get`` and iteration behave as for a dict.
+    """
+
+    def __init__(self, cell: str, *args, **kwargs):
+        if not isinstance(cell, str) or not cell.strip():
+            raise TypeError("TrainedModels(cell): cell says which cell trains the models, e.g. 'the cell above'")
+        super().__init__(*args, **kwargs)
+        self.cell = cell
+
+    def __missing__(self, key):
+        done = ", ".join(map(repr, self)) or "none"
+        raise NotTrainedError(
+            f"{key!r} has not been trained yet (trained so far: {done}): run {self.cell} to the end first; an "
+            "interrupted or skipped training leaves its models out."
+        )
+
+    def __repr__(self) -> str:
+        return f"TrainedModels({self.cell!r}, {dict.__repr__(self)})"

@@ -309,3 +309,70 @@ def test_segment_nuclei_refuses_a_diameter_that_is_not_positive(diameter):
 
     with pytest.raises(ValueError, match=r"diameter .*\"auto\""):
         segment_nuclei(_raw(0), Threshold(), diameter=diameter, device="cpu")
+
+
+# ---------------------------------------------------------------- validation split and training cells (03, 04)
+def _lab_data(n=12, n_train=9):
+    from course_utils.nuclei_data import SegmentationData
+
+    X = torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 1, 4, 4).clone()
+    return SegmentationData(X, (X > 5).float(), n_train, [f"im{i}" for i in range(n)])
+
+
+def test_split_validation_sets_training_images_apart():
+    data = _lab_data()
+    (Xt, Yt), (Xv, Yv) = data.split_validation(3)
+    assert Xt.shape == (6, 1, 4, 4) and Xv.shape == (3, 1, 4, 4) and Yv.shape == Xv.shape
+    ids_train, ids_val = Xt[:, 0, 0, 0].tolist(), Xv[:, 0, 0, 0].tolist()
+    assert sorted(ids_train + ids_val) == list(range(9)), "train + validation = the training images, no test image"
+    assert ids_train == sorted(ids_train) and ids_val == sorted(ids_val)
+    assert torch.equal(Yv, (Xv > 5).float()), "each mask stays with its image"
+    (_, _), (Xv2, _) = data.split_validation(3)
+    assert torch.equal(Xv, Xv2), "a fixed choice"
+
+
+def test_split_validation_of_the_lab_data():
+    from course_utils.nuclei_data import N_VALIDATION, nuclei_dataset
+
+    data = nuclei_dataset()
+    (Xt, _), (Xv, _) = data.split_validation()
+    assert len(Xv) == N_VALIDATION and len(Xt) == data.n_train - N_VALIDATION
+    train = data.train[0].flatten(1)
+    assert all((train == x.flatten()).all(1).any() for x in Xv), "validation images are training images"
+    assert not any((data.test[0].flatten(1) == x.flatten()).all(1).any() for x in Xv), "and never test images"
+
+
+@pytest.mark.parametrize("n", [0, 9, -1, 2.5, True, "3"])
+def test_split_validation_refuses_a_size_that_leaves_nothing(n):
+    with pytest.raises(ValueError, match="whole number from 1 to 8"):
+        _lab_data().split_validation(n)
+
+
+def test_training_seconds_scales_with_steps_and_leaves_the_model_alone(g):
+    from course_utils.segmentation import training_seconds
+
+    net = SimpleUNet(2)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    batches = lambda: (torch.rand(2, 1, 16, 16, generator=g), (torch.rand(2, 1, 16, 16, generator=g) > 0.5).float())
+    t = training_seconds(net, batches, 100)
+    assert 0 < t < 100, "a step of a tiny net takes well under a second"
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items()), "the model itself is not trained"
+    assert training_seconds(net, batches, 0) == 0
+    with pytest.raises(ValueError, match="probe >= 1"):
+        training_seconds(net, batches, 10, probe=0)
+
+
+def test_trained_models_say_which_cell_to_run():
+    from course_utils.segmentation import NotTrainedError, TrainedModels
+
+    models = TrainedModels("the training cell of section 7")
+    models[4] = "net4"
+    assert models[4] == "net4" and 4 in models and models.get(32) is None and list(models) == [4]
+    told = r"32 has not been trained yet \(trained so far: 4\): run the training cell of section 7 to the end first"
+    with pytest.raises(NotTrainedError, match=told):
+        models[32]
+    with pytest.raises(NotTrainedError, match=r"trained so far: none"):
+        TrainedModels("the cell above")[("with augmentation", 0)]
+    assert not isinstance(NotTrainedError("x"), KeyError), "never a bare KeyError"
+    with pytest.raises(TypeError, match="which cell"):
+        TrainedModels("")
