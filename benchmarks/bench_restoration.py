@@ -8,9 +8,10 @@ as Set12 or BSD68 that this repository does not ship) get Gaussian noise of each
 fixed seed; every method denoises the same noisy images. Methods: identity (the noisy input), total variation,
 non-local means, BM3D (when the bm3d package is installed), and the reference checkpoints of data/checkpoints
 that exist (dncnn_gray_s25 on grayscale; dncnn_color_s30 on the grayscale image repeated in three channels).
---notebook also trains notebook 05's three models at the budget in force (colour, sigma 30) and scores them
-with TV, NL-means and BM3D on the notebook's colour test crops. Prints mean PSNR (dB) per method and sigma
-and seconds per image.
+--notebook also trains notebook 05's three models at the budget in force (colour, sigma 30), validating them on
+the notebook's validation tiles (scikit-image's motorcycle photograph, six 240x240 tiles: the PSNR of each epoch
+and of the last), and scores them once with TV, NL-means and BM3D on the notebook's colour test crops. Prints mean
+PSNR (dB) per method and sigma and seconds per image.
 Targets (issue #4): the grayscale sigma = 25 reference beats BM3D of the same run (the DnCNN paper reports
 29.23 dB vs 28.57 for BM3D on BSD68); notebook 05 at the CPU budget ends above NL-means.
 """
@@ -76,6 +77,9 @@ def notebook_models(device) -> None:
         sigma,
         length=size["steps_per_epoch"] * size["batch_size"],
     )
+    val_set = natural.NoisyCrops(
+        natural.tiles(natural.skimage_images("val", gray=False), 240), 240, sigma, train=False, seed=1
+    )
     test_set = natural.NoisyCrops(natural.skimage_images("test", gray=False), 256, sigma, train=False)
     noisy = [test_set[i][0] for i in range(len(test_set))]
     clean = [test_set[i][1] for i in range(len(test_set))]
@@ -85,12 +89,17 @@ def notebook_models(device) -> None:
         print(f"  {name:10s} {p:6.2f} dB  {s:6.2f} s/image", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         for cls in (DnCNN, UDnCNN, DUDnCNN):
-            exp = training_run(cls, train_set, test_set, f"{tmp}/{cls.__name__}", device=device)
+            exp = training_run(cls, train_set, val_set, f"{tmp}/{cls.__name__}", device=device)
             t0 = time.perf_counter()
             exp.run(size["epochs"], progress=False)
             train_s = time.perf_counter() - t0
             p, s = score(lambda x: denoise(exp.model, x, device=device), noisy, clean)  # noqa: B023 (this iteration)
-            print(f"  {cls.__name__:10s} {p:6.2f} dB  {s:6.2f} s/image  (trained in {train_s:.0f} s)", flush=True)
+            curve = " ".join(f"{h['val_psnr']:.2f}" for h in exp.history)
+            print(
+                f"  {cls.__name__:10s} {p:6.2f} dB  {s:6.2f} s/image  (trained in {train_s:.0f} s; validation "
+                f"{exp.history[-1]['val_psnr']:.2f} dB, per epoch: {curve})",
+                flush=True,
+            )
 
 
 def main() -> None:

@@ -1,15 +1,19 @@
 """Natural images: the photographs shipped inside scikit-image (offline), BSDS300, or any folder, as
 float tensors; noisy/clean pairs of crops for denoising.
 
-A fixed split keeps test images out of training: ``TEST_IMAGES`` (camera, astronaut, coffee, chelsea)
-are standard test pictures; ``TRAIN_IMAGES`` are the other natural photographs and textures of the
-scikit-image wheel (no download needed). Images are (C, H, W) float tensors in [0, 1], grayscale
+A fixed three-way split keeps the test images out of every decision (the lecture's rule: train on the training
+set, choose steps, learning rates and models on the validation set, report the chosen model once on the test set):
+``TRAIN_IMAGES`` are natural photographs and textures of the scikit-image wheel (no download needed);
+``VAL_IMAGES`` a photograph held out of training and test (the left view of ``stereo_motorcycle``), cut into
+tiles by :func:`tiles` for a validation set of several images; ``TEST_IMAGES`` (camera, astronaut, coffee,
+chelsea) are standard test pictures. Images are (C, H, W) float tensors in [0, 1], grayscale
 (C = 1, ITU-R 601 luma) by default. Gaussian noise is given, as in the literature, by its standard
 deviation on the 0-255 scale (sigma = 25 means 25/255 on [0, 1] images).
 
 ``natural_images(source, split)`` picks the source: ``"skimage"`` (default, offline), ``"bsds300"`` (Martin
 et al. 2001, "A database of human segmented natural images...", ICCV: 200 train / 100 test JPEGs,
-downloaded once and checksum-verified by :mod:`course_utils.download`) or a folder of images.
+downloaded once and checksum-verified by :mod:`course_utils.download`; its ``"val"`` split is every tenth of the
+200 training photographs, held out of its ``"train"`` split: see :func:`split_every`) or a folder of images.
 :class:`NoisyCrops` turns them into (noisy, clean) pairs: random crops with fresh noise for training,
 fixed centre crops with fixed noise for testing.
 """
@@ -31,8 +35,12 @@ from .images import IMAGE_SUFFIXES, read_image, to_tensor
 
 __all__ = [
     "TRAIN_IMAGES",
+    "VAL_IMAGES",
     "TEST_IMAGES",
+    "SPLITS",
     "skimage_images",
+    "split_every",
+    "tiles",
     "folder_images",
     "load_bsds300",
     "natural_images",
@@ -43,6 +51,9 @@ __all__ = [
 ]
 
 TEST_IMAGES = ("camera", "astronaut", "coffee", "chelsea")
+VAL_IMAGES = ("stereo_motorcycle",)  # its left view (500x741, colour); in no other split, nor in TEST_IMAGES
+SPLITS = ("train", "val", "test")
+BSDS300_VAL_EVERY = 10  # natural_images("bsds300", "val"): every 10th training photograph (20 of 200)
 TRAIN_IMAGES = (
     "rocket",
     "hubble_deep_field",
@@ -66,15 +77,53 @@ def _load(name: str, gray: bool) -> torch.Tensor:
         img = getattr(data, name)()
     except AttributeError:
         raise ValueError(f"scikit-image has no image {name!r}") from None
+    if name == "stereo_motorcycle":
+        img = img[0]  # (left view, right view, disparity): the left view
     return to_tensor(img, gray, name)
 
 
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, not {split!r}")
+
+
 def skimage_images(split: str = "train", gray: bool = True) -> list[torch.Tensor]:
-    """The ``split`` ("train" or "test") images as a list of (C, H, W) tensors in [0, 1]."""
-    names = {"train": TRAIN_IMAGES, "test": TEST_IMAGES}.get(split)
-    if names is None:
-        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    """The ``split`` ("train", "val" or "test") images as a list of (C, H, W) tensors in [0, 1]: the photographs
+    of ``TRAIN_IMAGES``, ``VAL_IMAGES`` or ``TEST_IMAGES``, whole (cut the validation photograph into several
+    images with :func:`tiles`)."""
+    _check_split(split)
+    names = {"train": TRAIN_IMAGES, "val": VAL_IMAGES, "test": TEST_IMAGES}[split]
     return [_load(n, gray) for n in names]
+
+
+def split_every(images, every: int, part: str):
+    """A fixed hold-out split of a list: ``part="val"`` gives every ``every``-th item (indices every - 1,
+    2 every - 1, ...), ``part="train"`` the others, in their order. E.g. ``every=10`` holds out 20 of 200."""
+    if every < 2:
+        raise ValueError(f"every must be >= 2 (every={every} would leave nothing to train on)")
+    if part not in ("train", "val"):
+        raise ValueError(f"part must be 'train' or 'val', not {part!r}")
+    held_out = part == "val"
+    return [im for i, im in enumerate(images) if ((i + 1) % every == 0) == held_out]
+
+
+def tiles(images, size: int) -> list[torch.Tensor]:
+    """Every non-overlapping (C, size, size) tile of each (C, H, W) image, row by row from the top left
+    (the right and bottom remainders are dropped): a fixed set of several images from a few large
+    photographs, e.g. ``tiles(skimage_images("val"), 240)`` gives 6 tiles of the 500x741 validation photograph."""
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    out = []
+    for im in images:
+        h, w = im.shape[-2:]
+        out += [
+            im[:, i : i + size, j : j + size]
+            for i in range(0, h - size + 1, size)
+            for j in range(0, w - size + 1, size)
+        ]
+    if not out:
+        raise ValueError(f"no image is at least {size}x{size} pixels: use a smaller tile size")
+    return out
 
 
 def random_crops(images, n: int, size: int, *, generator=None) -> torch.Tensor:
@@ -286,11 +335,18 @@ def load_bsds300(
 
 def natural_images(source: str = "skimage", split: str = "train", gray: bool = True) -> list[torch.Tensor]:
     """Clean natural images as (C, H, W) tensors in [0, 1]: ``source`` is "skimage" (offline, fixed
-    split), "bsds300" (downloaded once) or a folder (``split`` is then ignored: all its images)."""
+    split), "bsds300" (downloaded once) or a folder (``split`` is then ignored: all its images).
+
+    ``split`` is "train", "val" or "test". For BSDS300, whose archive has a train and a test folder, "val" is
+    every tenth photograph of its training folder (20 of 200, sorted by name) and "train" the other 180
+    (:func:`split_every`); ``load_bsds300("train")`` gives all 200."""
     if source == "skimage":
         return skimage_images(split, gray)
     if source == "bsds300":
-        return load_bsds300(split, gray)
+        _check_split(split)
+        if split == "test":
+            return load_bsds300("test", gray)
+        return split_every(load_bsds300("train", gray), BSDS300_VAL_EVERY, split)
     if Path(source).is_dir():
         return folder_images(source, gray)
     raise ValueError(f"source must be 'skimage', 'bsds300' or an existing folder, not {source!r}")

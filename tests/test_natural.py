@@ -7,15 +7,44 @@ from course_utils import natural as N
 
 
 def test_split_is_fixed_and_disjoint():
-    assert not set(N.TRAIN_IMAGES) & set(N.TEST_IMAGES)
-    train, test = N.skimage_images("train"), N.skimage_images("test")
-    assert len(train) == len(N.TRAIN_IMAGES) and len(test) == 4
-    for im in train + test:
+    names = [N.TRAIN_IMAGES, N.VAL_IMAGES, N.TEST_IMAGES]
+    assert sum(map(len, names)) == len(set().union(*names))  # no photograph in two splits
+    assert "cat" not in N.VAL_IMAGES + N.TRAIN_IMAGES  # scikit-image's cat is the test picture chelsea
+    train, val, test = N.skimage_images("train"), N.skimage_images("val"), N.skimage_images("test")
+    assert len(train) == len(N.TRAIN_IMAGES) and len(val) == 1 and len(test) == 4
+    for im in train + val + test:
         assert im.dtype == torch.float32 and im.shape[0] == 1 and 0 <= im.min() and im.max() <= 1
-    colour = N.skimage_images("test", gray=False)
+    assert tuple(val[0].shape) == (1, 500, 741)  # the left view of stereo_motorcycle
+    colour = N.skimage_images("test", gray=False) + N.skimage_images("val", gray=False)
     assert all(im.shape[0] == 3 for im in colour)
-    with pytest.raises(ValueError, match="split"):
-        N.skimage_images("val")
+    for bad in ("validation", "all"):
+        with pytest.raises(ValueError, match="split must be one of 'train', 'val', 'test'"):
+            N.skimage_images(bad)
+        with pytest.raises(ValueError, match="split must be one of"):
+            N.natural_images("bsds300", bad)  # refused before anything is downloaded
+
+
+def test_tiles_cut_a_photograph_into_a_fixed_set_of_images():
+    image = torch.arange(2 * 5 * 7, dtype=torch.float32).reshape(2, 5, 7)
+    cut = N.tiles([image, image[:, :2, :2]], 2)  # the small image gives one tile
+    assert len(cut) == 2 * 3 + 1 and all(t.shape == (2, 2, 2) for t in cut)
+    assert torch.equal(cut[0], image[:, :2, :2]) and torch.equal(cut[1], image[:, :2, 2:4])
+    assert torch.equal(cut[3], image[:, 2:4, :2])  # row by row; the last row and column are dropped
+    val = N.tiles(N.skimage_images("val"), 240)
+    assert len(val) == 6  # 500x741: 2 rows of 3
+    with pytest.raises(ValueError, match="smaller tile size"):
+        N.tiles([image], 8)
+
+
+def test_split_every_holds_out_every_nth_item():
+    items = list(range(200))
+    val, train = N.split_every(items, 10, "val"), N.split_every(items, 10, "train")
+    assert val == list(range(9, 200, 10)) and len(train) == 180 and not set(val) & set(train)
+    assert sorted(val + train) == items
+    with pytest.raises(ValueError, match="every must be >= 2"):
+        N.split_every(items, 1, "val")
+    with pytest.raises(ValueError, match="part must be 'train' or 'val'"):
+        N.split_every(items, 10, "test")
 
 
 def test_crops(g):
@@ -253,3 +282,16 @@ def test_bsds300_extraction_drops_special_mode_bits(tmp_path, monkeypatch, fallb
     for p in [cache / "BSDS300", *(cache / "BSDS300").rglob("*")]:
         mode = p.stat().st_mode
         assert not mode & SPECIAL_BITS and not mode & 0o022, (p, oct(mode))
+
+
+def test_bsds300_validation_split_is_held_out_of_its_training_split(monkeypatch):
+    """natural_images("bsds300", "val") is every tenth of the archive's 200 training photographs, "train" the
+    other 180, "test" its test folder (load_bsds300 stood in for: no download)."""
+    folders = {"train": [torch.full((1, 4, 4), i / 200) for i in range(200)], "test": [torch.zeros(1, 4, 4)] * 100}
+    monkeypatch.setattr(N, "load_bsds300", lambda split, gray=True: folders[split])
+    train, val = natural_images("bsds300", "train"), natural_images("bsds300", "val")
+    assert (len(train), len(val), len(natural_images("bsds300", "test"))) == (180, 20, 100)
+    assert not {t.item() for t in torch.stack(train).amax((1, 2, 3))} & {
+        v.item() for v in torch.stack(val).amax((1, 2, 3))
+    }
+    assert val[0] is folders["train"][9]
