@@ -73,10 +73,11 @@ def iterative_nes(
     previous round, with a fresh Adam at learning rate ``lr``) for ``steps_per_round`` steps on
     ``make_batch(estimates, batch_size, generator=generator)``, then sets the estimates to ``model(mixtures)``
     (clipped at 0: the cells are never negative). ``make_scheduler(optimizer, steps_per_round)``, if given,
-    makes each round's learning-rate scheduler (stepped after every step), e.g.
-    ``lambda opt, n: torch.optim.lr_scheduler.CosineAnnealingLR(opt, n)``: a rate that decays to zero lets
-    the weights settle before the estimates are made. ``on_round(k, model, estimates)`` is called after
-    round k = 1..rounds, e.g. to score the model; ``progress`` shows a progress bar per round.
+    makes each round's learning-rate scheduler (stepped after every step), e.g. notebook 07's one-cycle
+    ``lambda opt, n: torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=n)``: a rate that decays to
+    nearly zero lets the weights (and batch norm's running statistics) settle before the estimates are made.
+    ``on_round(k, model, estimates)`` is called after round k = 1..rounds, e.g. to score the model;
+    ``progress`` shows a progress bar per round.
     """
     if rounds < 1 or steps_per_round < 0:
         raise ValueError("rounds must be >= 1 and steps_per_round >= 0")
