@@ -13,12 +13,12 @@ Every image is 1x64x64 (a batch is an (N, 1, 64, 64) float tensor), built from t
 
 The four generators of the original practicals are built from them (``n`` is the batch size):
 
-=====================  =================================================================
+=====================  =================================================================================
 ``gen(n)``             (clean + clutter at rate 0.0003, clean): supervised denoising pairs
-``gen_noise2noise(n)`` (clean + clutter1, clean + clutter2), independent clutter at 0.0005
+``gen_noise2noise(n)`` (clean + clutter1, clean + clutter2), independent clutter at 0.0005 (``rate=``)
 ``gen1_NES(n)``        clean + clutter at 0.0003 (noisy images only, for NES)
 ``gen2_NES(n)``        clutter only at 0.0003 (noise samples, for NES)
-=====================  =================================================================
+=====================  =================================================================================
 
 Each takes ``generator=`` (a ``torch.Generator``, for reproducible streams) and ``device=``; with a
 generator the images are made on the generator's device. A batch of 64 takes a few milliseconds: the
@@ -35,6 +35,7 @@ Integer ranges above are inclusive, as ``random.randint`` in the original code.
 from __future__ import annotations
 
 import functools
+import numbers
 import operator
 
 import numpy as np
@@ -88,18 +89,27 @@ def gen(n: int, *, generator=None, device=None) -> tuple[torch.Tensor, torch.Ten
     return noisy, clean
 
 
-def gen_noise2noise(n: int, *, generator=None, device=None, return_clean: bool = False):
-    """Noise2noise pairs ``(clean + clutter1, clean + clutter2)``, each (n, 1, 64, 64).
+def gen_noise2noise(
+    n: int, *, rate: float = N2N_CLUTTER_RATE, generator=None, device=None, return_clean: bool = False
+) -> tuple[torch.Tensor, ...]:
+    """Noise2noise pairs ``(clean + clutter1, clean + clutter2)``, each (n, 1, 64, 64) float, values >= 0.
 
-    The two clutters are independent, at rate 0.0005 each (Lehtinen et al. 2018, "Noise2Noise:
-    Learning Image Restoration without Clean Data", ICML). With ``return_clean=True`` the clean
-    images come third, for evaluation only: a noise2noise model never trains on them.
+    The two clutters are independent (Lehtinen et al. 2018, "Noise2Noise: Learning Image Restoration
+    without Clean Data", ICML), each with ``rate`` bars and ``rate`` speckled rectangles per pixel on
+    average (a Poisson(rate·64·64) count per image). The default, 0.0005 (:data:`N2N_CLUTTER_RATE`), is the
+    original course's and is more clutter than :func:`gen`'s test images carry (0.0003,
+    :data:`CLUTTER_RATE`); ``rate=CLUTTER_RATE`` gives pairs cluttered as the test images are. Any rate
+    draws the random numbers in the same order, so one seed gives the same cells at every rate. With
+    ``return_clean=True`` the clean images come third, for evaluation only: a noise2noise model never
+    trains on them.
+
+    Raises:
+        ValueError: ``rate`` is not a finite number >= 0.
     """
+    rate = _check_rate(rate)
     layers = 3 if return_clean else 2
     return tuple(
-        _render(
-            n, layers, tuple(range(layers)), (0, 1), clutter_rate=N2N_CLUTTER_RATE, generator=generator, device=device
-        )
+        _render(n, layers, tuple(range(layers)), (0, 1), clutter_rate=rate, generator=generator, device=device)
     )
 
 
@@ -137,6 +147,16 @@ def _check_n(n: int, size: int) -> int:
     if size < 2 * RADIUS[1] + 1 or size < BAR_LONG[1]:
         raise ValueError(f"size must be at least {BAR_LONG[1]} pixels, not {size}")
     return n
+
+
+def _check_rate(rate) -> float:
+    value = float(rate) if isinstance(rate, numbers.Real) else float("nan")  # a string is no rate
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(
+            f"rate is the number of clutter objects per pixel, a finite number >= 0 (the course uses "
+            f"{CLUTTER_RATE} and {N2N_CLUTTER_RATE}), not {rate!r}"
+        )
+    return value
 
 
 def _rectangles(

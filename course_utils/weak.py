@@ -21,15 +21,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .inference import predict
-from .synthetic import gen1_NES, gen2_NES, gen_noise2noise
+from .synthetic import N2N_CLUTTER_RATE, gen1_NES, gen2_NES, gen_noise2noise
 from .training import fit
 
 __all__ = ["noise2noise_batches", "one_shot_nes_batches", "synthetic_mixtures", "iterative_nes"]
 
 
-def noise2noise_batches(n: int, *, generator=None, device=None):
-    """(first noisy copy, second noisy copy) of the same n clean images."""
-    return gen_noise2noise(n, generator=generator, device=device)
+def noise2noise_batches(n: int, *, rate: float = N2N_CLUTTER_RATE, generator=None, device=None):
+    """(first noisy copy, second noisy copy) of the same n clean images, each (n, 1, 64, 64), clutter at
+    ``rate`` per pixel in each copy (:func:`course_utils.synthetic.gen_noise2noise`; the default is the
+    original course's 0.0005, ``CLUTTER_RATE`` = 0.0003 is the test images' rate)."""
+    return gen_noise2noise(n, rate=rate, generator=generator, device=device)
 
 
 def one_shot_nes_batches(n: int, *, generator=None, device=None):
@@ -59,6 +61,7 @@ def iterative_nes(
     make_batch: Callable = synthetic_mixtures,
     loss_fn: Callable = F.l1_loss,
     lr: float = 1e-3,
+    make_scheduler: Callable[[torch.optim.Optimizer, int], object] | None = None,
     generator=None,
     device=None,
     on_round: Callable[[int, nn.Module, torch.Tensor], None] | None = None,
@@ -67,21 +70,27 @@ def iterative_nes(
     """Neural Egg Separation on a pool of ``mixtures`` (M, 1, H, W); returns the final clean estimates.
 
     The estimates start as the mixtures themselves. Each round trains ``model`` (continuing from the
-    previous round, with a fresh Adam) for ``steps_per_round`` steps on ``make_batch(estimates, batch_size,
-    generator=generator)``, then sets the estimates to ``model(mixtures)`` (clipped at 0: the cells are never
-    negative). ``on_round(k, model, estimates)`` is called after round k = 1..rounds, e.g. to score the model;
+    previous round, with a fresh Adam at learning rate ``lr``) for ``steps_per_round`` steps on
+    ``make_batch(estimates, batch_size, generator=generator)``, then sets the estimates to ``model(mixtures)``
+    (clipped at 0: the cells are never negative). ``make_scheduler(optimizer, steps_per_round)``, if given,
+    makes each round's learning-rate scheduler (stepped after every step), e.g. notebook 07's one-cycle
+    ``lambda opt, n: torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=n)``: a rate that decays to
+    nearly zero lets the weights (and batch norm's running statistics) settle before the estimates are made.
+    ``on_round(k, model, estimates)`` is called after round k = 1..rounds, e.g. to score the model;
     ``progress`` shows a progress bar per round.
     """
     if rounds < 1 or steps_per_round < 0:
         raise ValueError("rounds must be >= 1 and steps_per_round >= 0")
     estimates = mixtures.clone()
     for k in range(1, rounds + 1):
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         fit(
             model,
             lambda: make_batch(estimates, batch_size, generator=generator),  # noqa: B023 (used in this round)
             loss_fn,
-            torch.optim.Adam(model.parameters(), lr=lr),
+            optimizer,
             steps=steps_per_round,
+            scheduler=make_scheduler(optimizer, steps_per_round) if make_scheduler else None,
             device=device,
             progress=progress,
             desc=f"NES round {k}/{rounds}",

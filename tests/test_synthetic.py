@@ -145,6 +145,30 @@ def test_gen_clutter_rate_lower_than_noise2noise(g):
     assert (noisy > clean).float().mean() < (n1 > c2).float().mean()
 
 
+def test_noise2noise_rate():
+    """``rate=`` sets the clutter of both copies; the default is the original course's 0.0005, and at the
+    test images' rate (gen's 0.0003) the pairs carry as much clutter as gen's noisy images."""
+
+    def draw(**kw):
+        return cu.gen_noise2noise(N, generator=torch.Generator().manual_seed(4), return_clean=True, **kw)
+
+    default, explicit = draw(), draw(rate=S.N2N_CLUTTER_RATE)
+    assert all(torch.equal(a, b) for a, b in zip(default, explicit))  # the default is the named constant
+    low, none = draw(rate=S.CLUTTER_RATE), draw(rate=0.0)
+    assert torch.equal(low[2], default[2]) and torch.equal(none[2], default[2])  # the same cells at any rate
+    assert torch.equal(none[0], none[2]) and torch.equal(none[1], none[2])  # rate 0: no clutter at all
+    noisy, clean = cu.gen(N, generator=torch.Generator().manual_seed(5))
+    mean_clutter = {"gen": (noisy - clean).mean().item()}
+    for name, (n1, n2, c) in (("0.0003", low), ("0.0005", default)):
+        mean_clutter[name] = ((n1 - c).mean().item() + (n2 - c).mean().item()) / 2
+    # clutter is additive with a Poisson count: its mean grows in proportion to the rate
+    assert mean_clutter["0.0003"] == pytest.approx(mean_clutter["gen"], rel=0.08)
+    assert mean_clutter["0.0005"] / mean_clutter["0.0003"] == pytest.approx(5 / 3, rel=0.08)
+    for bad in (-0.001, float("nan"), float("inf"), "0.0003"):
+        with pytest.raises(ValueError, match="rate is the number of clutter objects per pixel"):
+            cu.gen_noise2noise(2, rate=bad)
+
+
 def test_nes_generators():
     g = torch.Generator().manual_seed(3)
     noise = cu.gen2_NES(N, generator=g)

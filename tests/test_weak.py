@@ -49,6 +49,31 @@ def test_iterative_nes_runs_rounds_and_updates_estimates(g):
         weak.iterative_nes(model, mixtures, rounds=0, steps_per_round=1)
 
 
+def test_iterative_nes_makes_a_scheduler_per_round(g):
+    """make_scheduler(optimizer, steps_per_round) is called once per round, on that round's optimizer, and steps
+    with it: a learning rate held at 0 leaves every weight as it was."""
+    mixtures = cu.gen1_NES(8, generator=g)
+    model = cu.UNet(1, 1, 2, depth=1)
+    before = [p.detach().clone() for p in model.parameters()]
+    made = []
+
+    def frozen(optimizer, n):
+        made.append((optimizer, n))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.0)
+
+    weak.iterative_nes(
+        model, mixtures, rounds=3, steps_per_round=2, batch_size=4, make_scheduler=frozen, generator=g, progress=False
+    )
+    assert [n for _, n in made] == [2, 2, 2] and len({id(o) for o, _ in made}) == 3  # a fresh Adam per round
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert all(group["lr"] == 0.0 for o, _ in made for group in o.param_groups)
+
+
+def test_noise2noise_batches_take_the_rate():
+    a = weak.noise2noise_batches(4, rate=0.0, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a[0], a[1])  # no clutter: both copies are the clean cells
+
+
 def test_nes_checks(capsys):
     check_one_shot_batches(lambda n: weak.one_shot_nes_batches(n))
     check_synthetic_mixtures(weak.synthetic_mixtures)
@@ -66,7 +91,13 @@ def test_nes_checks(capsys):
 def test_budget_is_one_place_for_all_weak_supervision_training():
     cu.set_budget("cpu")
     try:
-        assert cu.training_sizes("weak") == {"steps": 240, "batch_size": 16, "nes_rounds": 3, "pool_size": 2048}
+        assert cu.training_sizes("weak") == {
+            "steps": 240,
+            "batch_size": 16,
+            "nes_rounds": 3,
+            "pool_size": 2048,
+            "lr": 3e-3,
+        }
         cu.set_budget("fast")
         assert cu.training_sizes("weak")["steps"] == 4
     finally:
