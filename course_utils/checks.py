@@ -530,6 +530,7 @@ def check_error_map(fn, name) -> None:
             failures.append(f"{label}: you return {shape}, expected {want.shape}{hint}")
             continue
         cases_masks = (pred & target, ~pred & target, pred & ~target, ~pred & ~target)
+        problems = []
         for case, where in zip(names, cases_masks):
             where = where.numpy()
             wrong = where & ~np.isclose(have, want).all(axis=-1)
@@ -538,10 +539,12 @@ def check_error_map(fn, name) -> None:
                 colour = tuple(round(float(v), 2) for v in have[r, c])
                 painted = [k for k, v in ERROR_COLOURS.items() if np.allclose(v, have[r, c])]
                 what = f" (the colour of '{painted[0]}')" if painted else ""
-                failures.append(
-                    f"{label}: {int(wrong.sum())} '{case}' pixel(s) have the wrong colour, e.g. ({r}, {c}) is "
+                problems.append(
+                    f"{int(wrong.sum())} '{case}' pixel(s) have the wrong colour, e.g. ({r}, {c}) is "
                     f"{colour}{what}, expected {ERROR_COLOURS[case]}"
                 )
+        if problems:
+            failures.append(f"{label}: " + "; ".join(problems))
     _report(
         name,
         failures,
@@ -821,7 +824,9 @@ def check_unet(cls, name) -> None:
     if isinstance(got, Exception) or calls != want_calls:
         seen = "; ".join(f"x {a} with skip {b}" for a, b in calls) or "no call with a skip"
         problem = (
-            f"the forward pass raised {type(got).__name__}: {got}" if isinstance(got, Exception) else "wrong wiring"
+            f"the forward pass raised {type(got).__name__}: {str(got).rstrip('.')}"
+            if isinstance(got, Exception)
+            else "wrong wiring"
         )
         _fail(
             name,
