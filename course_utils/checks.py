@@ -813,7 +813,8 @@ def check_unet(cls, name) -> None:
             f"(yours by block: {detail}; the course's: {course})",
             "inc = DoubleConv(n_channels, size); level i of the encoder has width size * 2**i, and the last Down keeps "
             "the width of the level above it (the bottleneck does not double); each Up(in_ch, out_ch) gets the "
-            "width of the level below and gives that of its own level; outc = OutConv(size, n_classes).",
+            "width of the level below and gives that of its own level; outc = OutConv(size, n_classes). Keep the "
+            "blocks in nn.ModuleList: the parameters of a plain Python list are not the network's.",
         )
     x = torch.rand(2, 1, 64, 48, generator=torch.Generator().manual_seed(0))
     net.eval(), ref.eval()
