@@ -33,6 +33,7 @@ import os
 import re
 import socket
 import threading
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -277,7 +278,8 @@ def load_segmenter(
     elif _offline(download):
         problem = f"{path.name} is not in {path.parent}, and downloads are off"
     else:
-        why = _reachable(url, timeout)
+        # behind a proxy (HTTPS_PROXY...) only urllib, which torch.hub uses, knows the way: no direct probe then
+        why = None if urllib.request.getproxies() else _reachable(url, timeout)
         if why is None:
             try:
                 state, source = _download(url, path, timeout), "download"

@@ -365,3 +365,21 @@ def test_largest_class_check_explains_typical_mistakes():
     for fn, words in expected.items():
         result = checks.check_largest_class(fn)
         assert result.passed is False and words in result.message, (fn.__name__, result.message)
+
+
+def test_behind_a_proxy_the_download_goes_through_it_and_still_fails_fast(torch_home, capsys, monkeypatch):
+    with socket.socket() as s:  # a proxy that is not there
+        s.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("a direct probe would miss the proxy")
+
+    monkeypatch.setattr(P, "_reachable", no_probe)
+    seg, seconds = within(30, P.load_segmenter, NAME, timeout=2)
+    out = capsys.readouterr().out
+    assert not seg.pretrained and "could not be downloaded" in out and seconds < 10
