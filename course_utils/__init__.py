@@ -17,6 +17,8 @@ own layer or the layers above it in this list, never sideways from another track
    (y = x - net(x): the course's one residual convention).
 3. **Tracks**, each a story of notebooks, with its data, models and recipes:
 
+   * off the shelf: :mod:`~course_utils.pretrained` (notebook 00: a pretrained torchvision segmentation network,
+     its weights from torchvision's cache or a random stand-in offline);
    * convolution: :mod:`~course_utils.convtranspose` (notebook 01);
    * segmentation (02-04): :mod:`~course_utils.nuclei` (synthetic nuclei), :mod:`~course_utils.nuclei_data`
      (the lab's arrays, Kromp et al., your folder), :mod:`~course_utils.simple_unet`, :mod:`~course_utils.augment`,

@@ -28,6 +28,14 @@ _override: str | None = None
 # How long each track trains. `full` is the original course's scale (a GPU); `cpu` a few minutes per notebook
 # on 2 cores (measured in benchmarks/RESULTS.md); `fast` a smoke run for CI: the code runs, it does not learn.
 TRAINING_SIZES: dict[str, dict[str, dict]] = {
+    # notebook 00 (inference only, nothing trains): `resize`, the shorter side in pixels the photographs are
+    # given to the pretrained network at (520 is its weights' own transforms(); fast shrinks it);
+    # `nuclei` test images and the `scale` by which they are enlarged for the reference nuclei model
+    "pretrained": {
+        "full": dict(resize=520, nuclei=9, scale=3),
+        "cpu": dict(resize=520, nuclei=9, scale=3),
+        "fast": dict(resize=128, nuclei=2, scale=2),
+    },
     # notebooks 02-04, bench_segmentation.py: `steps` of `batch_size` random `crop` x `crop` windows of the
     # training images; `seeds` per condition in notebook 04
     "segmentation": {

@@ -45,6 +45,10 @@ __all__ = [
     "check_psnr",
     "check_dncnn",
     "check_blur",
+    "check_preprocess",
+    "check_labels_and_confidence",
+    "check_overlay_labels",
+    "check_largest_class",
 ]
 
 
@@ -1022,3 +1026,220 @@ def check_blur(fn, name) -> None:
                 hint,
             )
     _report(name, [], len(cases))
+
+
+# ---------------------------------------------------------------- notebook 00: a pretrained network off the shelf
+
+
+def _photo(h: int, w: int, seed: int):
+    """A random (h, w, 3) uint8 'photograph' with some structure (a gradient and a bright square)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    img = rng.integers(0, 256, (h, w, 3)).astype(np.float64) * 0.3
+    img += np.linspace(0, 150, w)[None, :, None]
+    img[h // 4 : h // 2, w // 3 : w // 2] = (250, 40, 40)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@_check
+def check_preprocess(fn, name) -> None:
+    """Check ``fn(image, transform) -> (1, 3, h, w)`` float tensor: an (H, W, 3) uint8 photograph made ready for
+    the network by the weights' own ``transforms()``, against :func:`course_utils.pretrained.preprocess`."""
+    from .pretrained import preprocess, weights_of
+
+    transform = weights_of("lraspp_mobilenet_v3_large").transforms(resize_size=40)
+    failures = []
+    cases = [("a 60x90 photograph", _photo(60, 90, 0)), ("a 80x50 photograph", _photo(80, 50, 1))]
+    for label, image in cases:
+        got = _run(name, fn, image.copy(), transform)
+        want = preprocess(image, transform)
+        if not torch.is_tensor(got):
+            _fail(name, f"{label}: return a tensor, got {type(got).__name__}", "transform(...) gives a tensor.")
+        if got.ndim == 3 and tuple(got.shape) == tuple(want.shape[1:]):
+            _fail(name, f"{label}: shape {tuple(got.shape)}, a single image", "add the batch dimension: .unsqueeze(0).")
+        if tuple(got.shape) != tuple(want.shape):
+            hint = "torchvision wants channels first: torch.from_numpy(image).permute(2, 0, 1) before the transform."
+            if got.ndim == 4 and got.shape[1] != 3:
+                hint = f"channel axis of size {got.shape[1]}: " + hint
+            elif got.ndim == 4 and got.shape[-2:] == torch.Size(image.shape[:2]):
+                hint = "the image was not resized: pass it through the transform, which resizes its shorter side."
+            _fail(name, f"{label}: shape {tuple(got.shape)}, expected {tuple(want.shape)}", hint)
+        got = got.detach().float()
+        if abs(got.mean().item() - want.mean().item()) > 0.05 or got.min() >= 0:
+            if got.min() >= 0 and got.max() <= 1.0:
+                hint = "values in [0, 1]: the transform's Normalize (ImageNet mean and std) was not applied."
+            elif got.max() > 10:
+                hint = "values up to 255: use the weights' transform, which scales uint8 to [0, 1] before normalising."
+            else:
+                hint = "use the weights' own transform on the uint8 image, once, and nothing else."
+            failures.append(f"{label}: mean value {got.mean().item():.3f}, expected {want.mean().item():.3f} ({hint})")
+        elif not torch.allclose(got, want, atol=1e-3):
+            err = (got - want).abs().max().item()
+            failures.append(
+                f"{label}: values differ from the expected ones by up to {err:.3f}: same shape and range, "
+                "but not the same pixels (channels in another order? the image flipped or transposed?)"
+            )
+    _report(
+        name,
+        failures,
+        len(cases),
+        "x = torch.from_numpy(image).permute(2, 0, 1); return transform(x).unsqueeze(0).",
+    )
+
+
+@_check
+def check_labels_and_confidence(fn, name) -> None:
+    """Check ``fn(logits) -> (labels, confidence)`` for logits (1, C, H, W): the per-pixel argmax (H, W) and the
+    largest softmax probability (H, W), against :func:`course_utils.pretrained.labels_and_confidence`."""
+    from .pretrained import labels_and_confidence
+
+    g = torch.Generator().manual_seed(7)
+    cases = [
+        ("logits (1, 21, 6, 9)", 3 * torch.randn(1, 21, 6, 9, generator=g)),
+        (
+            "logits (1, 4, 5, 5), class 2 far ahead",
+            torch.randn(1, 4, 5, 5, generator=g) + 9 * (torch.arange(4) == 2).float()[None, :, None, None],
+        ),
+    ]
+    failures = []
+    for label, logits in cases:
+        got = _run(name, fn, logits.clone())
+        if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
+            _fail(name, f"return a pair of tensors (labels, confidence), got {_shapes(got)}")
+        labels, confidence = got
+        want_labels, want_conf = labels_and_confidence(logits)
+        h, w = logits.shape[-2:]
+        for what, t in (("labels", labels), ("confidence", confidence)):
+            if tuple(t.shape) != (h, w):
+                _fail(
+                    name,
+                    f"{label}: {what} has shape {tuple(t.shape)}, expected ({h}, {w})",
+                    "reduce over the class axis, dim=1 of (1, C, H, W), and drop the batch axis ([0]).",
+                )
+        if labels.dtype.is_floating_point:
+            failures.append(f"{label}: labels are {labels.dtype}; class numbers are integers (argmax gives int64)")
+            continue
+        if not torch.equal(labels.long(), want_labels):
+            failures.append(
+                f"{label}: {int((labels.long() != want_labels).sum())} of {h * w} labels differ from the argmax "
+                "over the classes"
+            )
+            continue
+        conf = confidence.detach().float()
+        if conf.max() > 1 + 1e-5 or conf.min() < 0:
+            failures.append(
+                f"{label}: confidence runs from {conf.min():.2f} to {conf.max():.2f}: not probabilities "
+                "(take the softmax over the classes first, then its largest value)"
+            )
+        elif not torch.allclose(conf, want_conf, atol=1e-5):
+            err = (conf - want_conf).abs().max().item()
+            sig = torch.sigmoid(logits[0]).max(0).values
+            hint = (
+                "this is the sigmoid's largest value: the classes compete, use softmax over dim=1"
+                if torch.allclose(conf, sig, atol=1e-5)
+                else "softmax over the class axis (dim=1), then its max"
+            )
+            failures.append(f"{label}: confidence off by up to {err:.3f} ({hint})")
+    _report(
+        name,
+        failures,
+        len(cases),
+        "probs = logits.softmax(dim=1)[0]; confidence, labels = probs.max(dim=0).",
+    )
+
+
+@_check
+def check_overlay_labels(fn, name) -> None:
+    """Check ``fn(image, labels, palette, alpha) -> (H, W, 3)`` float RGB in [0, 1]: class colours blended over
+    the photograph, background (class 0) untouched, against :func:`course_utils.plotting.overlay_labels`."""
+    import numpy as np
+
+    from .plotting import overlay_labels, voc_palette
+
+    image = _photo(12, 16, 2)
+    labels = np.zeros((12, 16), dtype=np.int64)
+    labels[2:8, 3:9], labels[6:11, 10:15] = 15, 8
+    palette = voc_palette(21)
+    failures = []
+    cases = [(0.5, "alpha 0.5"), (0.8, "alpha 0.8")]
+    for alpha, label in cases:
+        got = _run(name, fn, image.copy(), labels.copy(), palette.copy(), alpha)
+        want = overlay_labels(image, labels, palette, alpha)
+        a = np.asarray(got.detach().cpu() if torch.is_tensor(got) else got, dtype=np.float64)
+        if a.shape != want.shape:
+            _fail(
+                name,
+                f"{label}: shape {a.shape}, expected {want.shape} (H, W, 3)",
+                "keep the photograph's layout, channels last, for plt.imshow.",
+            )
+        if a.max() > 1.5:
+            _fail(
+                name,
+                f"{label}: values up to {a.max():.0f}: the picture should be float in [0, 1]",
+                "divide the uint8 photograph by 255 before blending.",
+            )
+        bg, fg = labels == 0, labels > 0
+        if not np.allclose(a[bg], want[bg], atol=1e-3):
+            failures.append(f"{label}: background pixels (class 0) changed: they should keep the photograph's colour")
+        elif not np.allclose(a[fg], want[fg], atol=1e-3):
+            swapped = overlay_labels(image, labels, palette, 1 - alpha)
+            hint = (
+                "alpha weighs the class colour, 1 - alpha the photograph"
+                if np.allclose(a[fg], swapped[fg], atol=1e-3)
+                else "(1 - alpha) * photo + alpha * palette[label]"
+            )
+            failures.append(
+                f"{label}: the labelled pixels differ by up to {np.abs(a[fg] - want[fg]).max():.3f} ({hint})"
+            )
+    _report(
+        name,
+        failures,
+        len(cases),
+        "rgb = image / 255; out = rgb.copy(); fg = labels > 0; out[fg] = (1 - alpha) * rgb[fg] + alpha * "
+        "palette[labels[fg]].",
+    )
+
+
+@_check
+def check_largest_class(fn, name) -> None:
+    """Check ``fn(labels, categories) -> (name, fraction)``: the class covering most pixels, background left out,
+    against :func:`course_utils.pretrained.largest_class`."""
+    from .pretrained import largest_class, weights_of
+
+    categories = list(weights_of("lraspp_mobilenet_v3_large").meta["categories"])
+    mostly_background = torch.zeros(10, 10, dtype=torch.long)
+    mostly_background[:3, :4], mostly_background[5:7, :] = 12, 8  # 12 dog pixels, 20 cat pixels
+    person = torch.full((8, 5), 15)
+    person[0, :2] = 0
+    cases = [
+        ("background 68 %, cat 20 %, dog 12 %", mostly_background),
+        ("person almost everywhere", person),
+        ("background only", torch.zeros(6, 7, dtype=torch.long)),
+    ]
+    failures = []
+    for label, labels in cases:
+        got = _run(name, fn, labels.clone(), list(categories))
+        if not (isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], str)):
+            _fail(name, f"return a pair (class name, fraction of the pixels), got {_shapes(got)}")
+        want = largest_class(labels, categories)
+        have = (got[0], float(got[1]))
+        if have[0] != want[0]:
+            why = ""
+            if have[0] == categories[0]:
+                why = ": leave out class 0, the background, unless nothing else is there"
+            elif want[0] == categories[0]:
+                why = ": with background only, return ('__background__', 1.0)"
+            failures.append(f"{label}: you return {have[0]!r}, expected {want[0]!r}{why}")
+        elif abs(have[1] - want[1]) > 1e-6:
+            failures.append(
+                f"{label}: fraction {have[1]:.4f}, expected {want[1]:.4f} (its pixels divided by all the pixels "
+                "of the image, background included)"
+            )
+    _report(
+        name,
+        failures,
+        len(cases),
+        "counts = torch.bincount(labels.flatten(), minlength=len(categories)); counts[0] = 0; the argmax of counts "
+        "is the class, counts[k] / labels.numel() its fraction.",
+    )

@@ -27,6 +27,9 @@ __all__ = [
     "ERROR_COLOURS",
     "as_picture",
     "TrainingMonitor",
+    "voc_palette",
+    "overlay_labels",
+    "show_segmentation",
 ]
 
 SEPARATOR = 5  # pixels between tiles, as in the original course
@@ -242,6 +245,85 @@ def show_errors(images, preds, masks, n: int = 4, titles: Sequence[str] | None =
         fontsize=8,
         bbox_to_anchor=(0.5, -0.02 - 0.06 / rows),
     )
+    fig.tight_layout()
+    return fig
+
+
+def voc_palette(n: int = 21) -> np.ndarray:
+    """The Pascal VOC colour map (Everingham et al. 2010): (n, 3) float RGB in [0, 1], class 0 (background)
+    black. Colour k is made from the bits of k, spread over the high bits of R, G and B, so that neighbouring
+    class numbers get far-apart colours; it is how VOC's label images are coloured."""
+    palette = np.zeros((n, 3))
+    for k in range(n):
+        c, r, g, b = k, 0, 0, 0
+        for shift in range(7, -1, -1):
+            r |= (c & 1) << shift
+            g |= ((c >> 1) & 1) << shift
+            b |= ((c >> 2) & 1) << shift
+            c >>= 3
+        palette[k] = (r / 255, g / 255, b / 255)
+    return palette
+
+
+def _rgb01(image) -> np.ndarray:
+    """An (H, W, 3) RGB image as float in [0, 1]: uint8 divided by 255, floats clipped."""
+    a = np.asarray(image.detach().cpu() if torch.is_tensor(image) else image)
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB image, channels last, got shape {a.shape}")
+    return a.astype(np.float64) / 255.0 if a.dtype == np.uint8 else np.clip(a.astype(np.float64), 0.0, 1.0)
+
+
+def overlay_labels(image, labels, palette=None, alpha: float = 0.5) -> np.ndarray:
+    """A colour-coded class map over a photograph: (H, W, 3) float RGB in [0, 1].
+
+    Each pixel of class k > 0 becomes ``(1 - alpha) * image + alpha * palette[k]``; background pixels (class 0)
+    keep the photograph's colour.
+
+    Args:
+        image: (H, W, 3) RGB, uint8 in 0..255 or float in [0, 1].
+        labels: (H, W) integer class per pixel (a tensor or an array), the same H and W.
+        palette: (C, 3) RGB in [0, 1], one colour per class; default :func:`voc_palette`.
+        alpha: the weight of the class colour, 0 (photograph only) to 1 (colour only).
+    """
+    rgb = _rgb01(image)
+    lab = np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels).astype(np.int64)
+    if lab.shape != rgb.shape[:2]:
+        raise ValueError(f"labels {lab.shape} and image {rgb.shape[:2]} must have the same height and width")
+    palette = voc_palette(max(21, int(lab.max()) + 1)) if palette is None else np.asarray(palette, dtype=np.float64)
+    out = rgb.copy()
+    fg = lab > 0
+    out[fg] = (1 - alpha) * rgb[fg] + alpha * palette[lab[fg]]
+    return out
+
+
+def show_segmentation(image, labels, confidence, categories, title: str = "", alpha: float = 0.5, size: float = 3.2):
+    """One row: the photograph, its class map over it (:func:`overlay_labels`, a legend of the classes present,
+    largest first) and the confidence map (largest softmax probability, 1/C to 1). Returns the figure."""
+    import matplotlib.patches as mpatches
+
+    lab = np.asarray(labels.detach().cpu() if torch.is_tensor(labels) else labels).astype(np.int64)
+    conf = _numpy(confidence)
+    palette = voc_palette(len(categories))
+    fig, axes = plt.subplots(1, 3, figsize=(3 * size + 1.2, size * lab.shape[0] / lab.shape[1] + 0.4))
+    axes[0].imshow(_rgb01(image))
+    axes[0].set_title(title or "photograph")
+    axes[1].imshow(overlay_labels(image, lab, palette, alpha))
+    axes[1].set_title("classes (argmax)")
+    shown = axes[2].imshow(conf, cmap="viridis", vmin=1 / len(categories), vmax=1)
+    axes[2].set_title("confidence (max softmax)")
+    fig.colorbar(shown, ax=axes[2], fraction=0.046, pad=0.02)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    counts = np.bincount(lab.ravel(), minlength=len(categories))
+    present = [k for k in np.argsort(-counts) if counts[k] > 0][:6]
+    handles = [
+        mpatches.Patch(
+            facecolor=palette[k], edgecolor="gray", label=f"{categories[k].strip('_')} {counts[k] / lab.size:.0%}"
+        )
+        for k in present
+    ]
+    axes[1].legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.01), ncol=2, fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -11,6 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "course_utils"
 FOUNDATIONS = {"version", "device", "seeding", "budget", "files", "download", "progress"}
 SHARED = {"images", "inference", "training", "metrics", "checkpoints", "experiment", "plotting", "unet", "residual"}
 TRACKS = {
+    "off the shelf": {"pretrained"},
     "convolution": {"convtranspose"},
     "segmentation": {"nuclei", "nuclei_data", "simple_unet", "augment", "segmentation"},
     "restoration": {"natural", "dncnn", "denoising", "classical", "blur"},
