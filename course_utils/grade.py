@@ -422,6 +422,9 @@ def grade_notebook(nb: dict, items: GradedItems, options: Options, report: Repor
     try:
         kernel = Kernel(folder, env=env, memory_gb=options.memory_gb)
         options.live.add(kernel)
+        if options.stop.is_set():  # Ctrl-C came while this kernel was starting: the main thread did not see it
+            report.status = "interrupted"
+            return
         # the grader's own set-up (importing PyTorch) is not the student's time: it gets SETUP_TIMEOUT
         setup = kernel.run(GRADER_SETUP.format(threads=options.threads), timeout=SETUP_TIMEOUT, silent=True)
         if options.stop.is_set():
