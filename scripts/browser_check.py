@@ -264,6 +264,23 @@ def main(argv=None) -> int:
     if not os.access(CHROMIUM, os.X_OK):
         print(f"{CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)")
         return 2
+    # JupyterLab starts the kernel from the temporary folder: a relative path (make passes .venv/bin/python)
+    # would not be found there, and the run would wait for a kernel that never comes. abspath, not resolve:
+    # resolving a virtual environment's python follows its link out of the environment.
+    args.kernel_python = os.path.abspath(args.kernel_python)
+    try:
+        probe = subprocess.run(
+            [args.kernel_python, "-c", "import ipykernel, course_utils"], capture_output=True, text=True
+        )
+    except OSError as e:
+        probe = subprocess.CompletedProcess(args.kernel_python, 1, "", str(e))
+    if probe.returncode != 0:
+        print(
+            f"the kernel's Python {args.kernel_python} cannot run the notebooks (it needs ipykernel and "
+            f"course_utils): {probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else probe.returncode}. "
+            "Run `make test` once to create .venv, or pass --kernel-python."
+        )
+        return 2
     folder = Path(tempfile.mkdtemp(prefix="browser-check-"))
     shots = Path(args.shots or folder / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
