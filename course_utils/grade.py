@@ -619,9 +619,10 @@ def grade(submissions, notebook: str, out, jobs: int = 1, options: Options | Non
             future.result()  # a GradeError (no kernel) stops the run here
     except BaseException:  # Ctrl-C or a GradeError: stop the kernels still running, write nothing
         options.stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)  # first: no waiting submission may start a kernel now
         for kernel in list(options.live):
             kernel.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True)
         raise
     pool.shutdown()
     reports.sort(key=lambda r: (r.student.lower(), r.student))

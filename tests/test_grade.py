@@ -406,8 +406,15 @@ def test_ctrl_c_stops_every_kernel_and_writes_nothing(tmp_path):
 
     before = kernels()
     command = [sys.executable, "-m", "course_utils.grade", str(folder), "--notebook", "01", "--out", str(out)]
+    # A command started in the background by a shell (`make test &`, nohup, CI runners) inherits SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler: give the grader the default, as a terminal would.
     run = subprocess.Popen(
-        command + ["--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command + ["--jobs", "2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while len(kernels() - before) < 2 and time.monotonic() < deadline:  # --jobs 2: two kernels at work
@@ -415,7 +422,11 @@ def test_ctrl_c_stops_every_kernel_and_writes_nothing(tmp_path):
     assert len(kernels() - before) == 2
     time.sleep(3)
     run.send_signal(signal.SIGINT)
-    stdout, stderr = run.communicate(timeout=30)
+    try:
+        stdout, stderr = run.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        run.kill()  # never leave a grader (and its kernels) running after the test
+        raise
     assert run.returncode == 130, stderr
     assert "interrupted: the kernels were stopped and nothing was written" in stderr
     assert not out.exists()
