@@ -74,6 +74,15 @@ TRAINING_SIZES: dict[str, dict[str, dict]] = {
         "cpu": dict(steps=400),
         "fast": dict(steps=3),
     },
+    # notebook 09: the hand-made denoiser (and its torch.nn twin, and the SGD run) trains for `steps` of `batch_size`
+    # noise2noise pairs of `crop` x `crop` crops, `channels` wide; `lr` of Adam and `sgd_lr` of SGD (momentum 0.9),
+    # constant, chosen on the validation tiles of the notebook (cpu: Adam among 1e-3, 3e-3, 1e-2, 3e-2; SGD among
+    # 0.03, 0.1, 0.3, 1)
+    "scratch": {
+        "full": dict(steps=3000, batch_size=32, crop=64, channels=32, lr=1e-3, sgd_lr=0.1),
+        "cpu": dict(steps=300, batch_size=16, crop=48, channels=32, lr=3e-3, sgd_lr=0.1),
+        "fast": dict(steps=2, batch_size=2, crop=16, channels=4, lr=1e-3, sgd_lr=0.1),
+    },
 }
 
 

@@ -119,7 +119,8 @@ def _check_4d(x, module: Module, channels: int | None = None) -> None:
 
 
 def _uniform(shape, bound: float, generator, dtype, device) -> torch.Tensor:
-    return (torch.rand(shape, generator=generator, dtype=dtype, device=device) * 2 - 1) * bound
+    """Uniform in [-bound, bound], drawn on the CPU (a CPU ``generator`` gives the same weights on any device)."""
+    return ((torch.rand(shape, generator=generator, dtype=dtype) * 2 - 1) * bound).to(device)
 
 
 class Conv2d(Module):
