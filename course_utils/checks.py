@@ -714,7 +714,7 @@ def _compare_cases(name, make, reference, cases, failures) -> set:
             failures.append(
                 f"{label}: "
                 + "; ".join(_say(k, v) for k, v in bad.items())
-                + (f" ({', '.join(right)} right)" if right else "")
+                + (f"; right: {', '.join(right)}" if right else "")
             )
     return wrong
 

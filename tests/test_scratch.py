@@ -229,7 +229,7 @@ def test_relu_check_says_the_input_gradient_is_wrong(capsys):
 
     assert check_relu(MaskOnly).passed is False
     out = capsys.readouterr().out
-    assert "the input gradient is off by up to" in out and "(output right)" in out and "grad_output * mask" in out
+    assert "the input gradient is off by up to" in out and "; right: output" in out and "grad_output * mask" in out
 
 
 class _Conv(S.Conv2d):
@@ -249,7 +249,7 @@ def test_conv2d_check_names_the_wrong_gradient_and_its_size(capsys):
     assert check_conv2d(BiasNotSummedOverBatch).passed is False
     out = capsys.readouterr().out
     assert "the bias gradient is off by up to" in out and "max abs difference" in out
-    assert "(output, input gradient, weight gradient right)" in out and "dims 0, 2 and 3" in out
+    assert "; right: output, input gradient, weight gradient" in out and "dims 0, 2 and 3" in out
     assert "the weight gradient is off" not in out
 
     class NoFoldStride(_Conv):
