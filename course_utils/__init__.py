@@ -27,7 +27,9 @@ own layer or the layers above it in this list, never sideways from another track
      :mod:`~course_utils.denoising`, :mod:`~course_utils.classical` (TV, NL-means, BM3D, Wiener,
      Richardson-Lucy), :mod:`~course_utils.blur`;
    * weak supervision (06, 07): :mod:`~course_utils.synthetic` (the cells-under-clutter generators; their
-     engine in the private :mod:`~course_utils._stamping`), :mod:`~course_utils.weak` (noise2noise, NES).
+     engine in the private :mod:`~course_utils._stamping`), :mod:`~course_utils.weak` (noise2noise, NES);
+   * a framework from scratch: :mod:`~course_utils.scratch` (notebook 09: layers with a hand-written backward
+     pass, a loss, SGD and Adam, without autograd; checked against ``torch.nn``).
 4. **Course machinery**: :mod:`~course_utils.checks` (the exercises' self-checks), :mod:`~course_utils.claims`
    (``claim``: a lesson's comparisons, checked on the run's numbers), :mod:`~course_utils.exercises`
    (what a solution notebook grades: exercise ids, points, written questions), :mod:`~course_utils.build`

@@ -82,6 +82,17 @@ TRAINING_SIZES: dict[str, dict[str, dict]] = {
         "cpu": dict(steps=400),
         "fast": dict(steps=3),
     },
+    # notebook 09: the hand-made denoiser (and its torch.nn twin, and the SGD run) trains for `steps` of `batch_size`
+    # noise2noise pairs of `crop` x `crop` crops, `channels` wide; `lr` of Adam and `sgd_lr` of SGD (momentum 0.9),
+    # constant. cpu: chosen with the torch.nn twin (the same steps) on the notebook's validation tiles, final
+    # validation PSNR after 300 steps: Adam 1e-3 24.92, 3e-3 25.05, 1e-2 24.66, 3e-2 diverged (6.61 dB); SGD 0.03
+    # 22.56, 0.1 23.58, 0.3 23.90, 1 24.66 (its curve dipped to 19.84 dB mid-way: near its stability limit). full:
+    # not run here (no GPU): Adam's usual 1e-3 and an SGD rate below cpu's unstable one, for ten times the steps
+    "scratch": {
+        "full": dict(steps=3000, batch_size=32, crop=64, channels=32, lr=1e-3, sgd_lr=0.3),
+        "cpu": dict(steps=300, batch_size=16, crop=48, channels=32, lr=3e-3, sgd_lr=1.0),
+        "fast": dict(steps=2, batch_size=2, crop=16, channels=4, lr=1e-3, sgd_lr=0.1),
+    },
 }
 
 

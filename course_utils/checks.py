@@ -49,6 +49,10 @@ __all__ = [
     "check_labels_and_confidence",
     "check_overlay_labels",
     "check_largest_class",
+    "check_relu",
+    "check_conv2d",
+    "check_mse_loss",
+    "check_adam",
 ]
 
 
@@ -1243,3 +1247,242 @@ def check_largest_class(fn, name) -> None:
         "counts = torch.bincount(labels.flatten(), minlength=len(categories)); counts[0] = 0; the argmax of counts "
         "is the class, counts[k] / labels.numel() its fraction.",
     )
+
+
+# ---------------------------------------------------------------- notebook 09: a framework from scratch
+
+_GRAD_TOLERANCE = 1e-8  # float64: a right backward pass agrees with autograd to about 1e-14
+
+
+def _wrong_parts(diffs: dict) -> dict:
+    """The entries of :func:`course_utils.scratch.compare_with_torch`'s result that are wrong."""
+    return {k: v for k, v in diffs.items() if not v <= _GRAD_TOLERANCE}
+
+
+def _say(part: str, d: float) -> str:
+    return (
+        f"the {part} has the wrong shape (or is not a tensor)"
+        if d == float("inf")
+        else f"the {part} is off by up to {d:.3g} (max abs difference)"
+    )
+
+
+def _compare_cases(name, make, reference, cases, failures) -> set:
+    """Run :func:`course_utils.scratch.compare_with_torch` on each ``(label, args, x)`` of ``cases`` with
+    ``make(*args)`` against ``reference(*args)``; record what is wrong in ``failures``; return the wrong parts."""
+    from .scratch import compare_with_torch
+
+    wrong = set()
+    for label, args, x in cases:
+        module = _case(name, make, failures, f"{label}: creating the module", *args)
+        if module is _BROKE:
+            continue
+        diffs = _case(
+            name,
+            compare_with_torch,
+            failures,
+            label,
+            module,
+            reference(*args),
+            x,
+            generator=torch.Generator().manual_seed(2),
+        )
+        if diffs is _BROKE:
+            continue
+        bad = _wrong_parts(diffs)
+        wrong |= set(bad)
+        if bad:
+            right = [k for k in diffs if k not in bad]
+            failures.append(
+                f"{label}: "
+                + "; ".join(_say(k, v) for k, v in bad.items())
+                + (f"; right: {', '.join(right)}" if right else "")
+            )
+    return wrong
+
+
+@_check
+def check_relu(cls, name) -> None:
+    """Check ``cls()``: a ReLU module, forward(x) = max(x, 0) and backward(grad_output) = dL/dx, on float64 inputs of
+    several shapes, against ``torch.nn.ReLU`` and autograd."""
+    import torch.nn as nn
+
+    g = torch.Generator().manual_seed(9)
+    shapes = [(2, 3, 4, 5), (7,), (1, 1, 8, 8)]
+    cases = [(f"x of shape {s}", (), torch.randn(s, generator=g, dtype=torch.float64)) for s in shapes]
+    failures = []
+    wrong = _compare_cases(name, cls, lambda: nn.ReLU(), cases, failures)
+    hint = (
+        "forward: keep where x > 0 (the mask) and return x * mask. backward: the output gradient passes where the "
+        "input was positive and is 0 elsewhere: grad_output * mask (never the mask alone, never grad_output alone)."
+    )
+    if wrong == {"input gradient"}:
+        hint = "backward returns grad_output * mask: the gradient passes where x > 0 and is 0 elsewhere."
+    _report(name, failures, len(cases), hint)
+
+
+_CONV_CASES = [  # (N, C_in, H, W, C_out, kernel_size, stride, padding)
+    (2, 3, 7, 6, 4, 3, 1, 1),
+    (2, 3, 9, 7, 4, 3, 2, 1),
+    (1, 2, 6, 6, 3, 2, 2, 0),
+    (3, 1, 8, 5, 2, 1, 1, 0),
+    (2, 2, 10, 11, 3, 4, 3, 2),
+]
+
+
+@_check
+def check_conv2d(cls, name) -> None:
+    """Check ``cls(in_channels, out_channels, kernel_size, stride=, padding=, generator=, dtype=)``: a Conv2d module
+    whose forward and backward agree with ``torch.nn.Conv2d`` and autograd (output, input gradient, weight and bias
+    gradients) in float64 on several shapes, kernel sizes, strides and paddings; the parameters' gradients must
+    accumulate over backward passes (``+=``), as PyTorch's do."""
+    import torch.nn as nn
+
+    g = torch.Generator().manual_seed(10)
+
+    def make(c_in, c_out, k, s, p):
+        return cls(c_in, c_out, k, stride=s, padding=p, generator=g, dtype=torch.float64)
+
+    def reference(c_in, c_out, k, s, p):
+        return nn.Conv2d(c_in, c_out, k, stride=s, padding=p).double()
+
+    cases = [
+        (
+            f"x {(n, c_in, h, w)}, {c_out} output channels, kernel {k}, stride {s}, padding {p}",
+            (c_in, c_out, k, s, p),
+            torch.randn(n, c_in, h, w, generator=g, dtype=torch.float64),
+        )
+        for n, c_in, h, w, c_out, k, s, p in _CONV_CASES
+    ]
+    failures = []
+    wrong = _compare_cases(name, make, reference, cases, failures)
+    hints = {
+        "output": "forward is given: do not change it.",
+        "input gradient": "dL/dx = F.fold(W^T @ grad_output, (H, W), kernel_size, padding=..., stride=...): W as a "
+        "(C_out, C_in*k*k) matrix, grad_output as (N, C_out, L), fold with the forward's own settings.",
+        "weight gradient": "dL/dW = grad_output (N, C_out, L) @ cols^T (N, L, C_in*k*k), summed over the batch, "
+        "reshaped to the weight's shape, added into weight.grad.",
+        "bias gradient": "dL/db = grad_output summed over the batch and every pixel (dims 0, 2 and 3), added into "
+        "bias.grad.",
+    }
+    if not failures:  # accumulation: two backward passes add up, as in PyTorch
+        module = make(2, 3, 3, 1, 1)
+        x = torch.randn(2, 2, 5, 5, generator=g, dtype=torch.float64)
+        grad_output = torch.randn(2, 3, 5, 5, generator=g, dtype=torch.float64)
+        module.forward(x)
+        module.backward(grad_output)
+        once = (module.weight.grad.clone(), module.bias.grad.clone())
+        module.backward(grad_output)
+        for part, before, after in (("weight", once[0], module.weight.grad), ("bias", once[1], module.bias.grad)):
+            if not torch.allclose(after, 2 * before):
+                _fail(
+                    name,
+                    f"after two backward passes the {part} gradient is not the sum of both: it is replaced, not "
+                    "accumulated",
+                    f"add into it (self.{part}.grad += ...), as PyTorch does; the optimizer's zero_grad resets it.",
+                )
+    _report(name, failures, len(cases), " ".join(hints[k] for k in hints if k in wrong) or " ".join(hints.values()))
+
+
+@_check
+def check_mse_loss(cls, name) -> None:
+    """Check ``cls()``: forward(prediction, target) -> mean((prediction - target)^2), a 0-d tensor, and backward()
+    -> dL/d(prediction), on float64 tensors of several shapes, against ``F.mse_loss`` and autograd."""
+    g = torch.Generator().manual_seed(11)
+    shapes = [(4, 1, 6, 6), (2, 3, 5, 7), (10,)]
+    failures, hint = [], ""
+    for shape in shapes:
+        p = torch.randn(shape, generator=g, dtype=torch.float64)
+        t = torch.randn(shape, generator=g, dtype=torch.float64)
+        label = f"prediction and target of shape {shape}"
+        loss = _case(name, cls, failures, f"{label}: creating the loss")
+        if loss is _BROKE:
+            continue
+        value = _case(name, loss.forward, failures, label, p.clone(), t.clone())
+        if value is _BROKE:
+            continue
+        grad = _case(name, loss.backward, failures, f"{label}: backward()")
+        if grad is _BROKE:
+            continue
+        pr = p.clone().requires_grad_(True)
+        F.mse_loss(pr, t).backward()
+        want, want_value = pr.grad, F.mse_loss(p, t)
+        if not (torch.is_tensor(value) and value.numel() == 1 and abs(float(value) - float(want_value)) < 1e-10):
+            shown = _shapes(value) if torch.is_tensor(value) and value.numel() > 1 else value
+            failures.append(f"{label}: the loss is {shown}, expected {float(want_value):.6f}")
+            hint = "forward is given: do not change it."
+            continue
+        if not torch.is_tensor(grad) or grad.shape != want.shape:
+            failures.append(
+                f"{label}: backward returns {_shapes(grad)}, expected a tensor of the prediction's shape {shape}"
+            )
+            continue
+        d = float((grad - want).abs().max())
+        if d > _GRAD_TOLERANCE:
+            failures.append(f"{label}: the gradient is off by up to {d:.3g} (max abs difference)")
+            ratio = float((grad * want).sum() / (want * want).sum())
+            for factor, why in (
+                (-1.0, "its sign is wrong: the derivative of (p - t)^2 with respect to p is 2 (p - t)."),
+                (0.5, "it is half the right one: the derivative of (p - t)^2 is 2 (p - t), not (p - t)."),
+                (p.numel(), "it is not divided by the number of elements: the loss is a mean over all of them."),
+                (p.numel() / shape[0], "it is divided by the batch size only: the loss is a mean over every element."),
+            ):
+                if abs(ratio - factor) < 1e-6 * abs(factor):
+                    hint = hint or why
+    _report(name, failures, len(shapes), hint or "dL/dp = 2 (p - t) / (number of elements of p), of p's shape.")
+
+
+@_check
+def check_adam(cls, name) -> None:
+    """Check ``cls(parameters, lr=, betas=, eps=)`` with ``step()``: five steps of Adam on two float64
+    :class:`course_utils.scratch.Parameter` objects, with fresh gradients at each step and settings other than the
+    defaults, against ``torch.optim.Adam``."""
+    from .scratch import Parameter
+
+    g = torch.Generator().manual_seed(12)
+    lr, betas, eps = 0.01, (0.8, 0.99), 1e-6
+    starts = [torch.randn(3, 4, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)]
+    mine = [Parameter(s.clone()) for s in starts]
+    theirs = [s.clone().requires_grad_(True) for s in starts]
+    optimizer = _run(name, cls, mine, lr=lr, betas=betas, eps=eps)
+    reference = torch.optim.Adam(theirs, lr=lr, betas=betas, eps=eps)
+    for step in range(1, 6):
+        for p, q in zip(mine, theirs):
+            grad = torch.randn(p.shape, generator=g, dtype=torch.float64) * 10 ** float(
+                torch.randint(-2, 3, (1,), generator=g)
+            )
+            p.grad = grad.clone()
+            q.grad = grad.clone()
+        before = [p.value.clone() for p in mine]
+        _run(name, optimizer.step)
+        reference.step()
+        for j, (p, q) in enumerate(zip(mine, theirs)):
+            value = p.value
+            if not torch.is_tensor(value) or value.shape != q.shape:
+                _fail(
+                    name,
+                    f"after step {step}, parameter {j}'s value is {_shapes(value)}, expected shape {tuple(q.shape)}",
+                )
+            d = float((value - q.detach()).abs().max())
+            if d > 1e-10:
+                hint = (
+                    "m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; m_hat = m / (1 - b1^t); v_hat = v / (1 - b2^t); "
+                    "value -= lr m_hat / (sqrt(v_hat) + eps), with t counting the steps from 1."
+                )
+                if step == 1:
+                    moved = float((value - before[j]).abs().max())
+                    no_correction = lr * (1 - betas[0]) / (1 - betas[1]) ** 0.5
+                    if abs(moved - no_correction) < 0.05 * no_correction:
+                        hint = (
+                            "the first step moves each weight by about lr (1 - b1) / sqrt(1 - b2), not lr: divide m "
+                            "by (1 - b1^t) and v by (1 - b2^t) (the bias correction)."
+                        )
+                    elif moved == 0:
+                        hint = "step() did not change the value: update p.value (p.value -= ... in place)."
+                else:
+                    hint = (
+                        "the first step was right, a later one not: keep m and v from one step to the next (update "
+                        "them in place) and count t from 1 up, once per step."
+                    )
+                _fail(name, f"after step {step}, parameter {j} differs from torch.optim.Adam by up to {d:.3g}", hint)
+    _report(name, [], 1)

@@ -16,6 +16,7 @@ TRACKS = {
     "segmentation": {"nuclei", "nuclei_data", "simple_unet", "augment", "segmentation"},
     "restoration": {"natural", "dncnn", "denoising", "classical", "blur"},
     "weak supervision": {"synthetic", "_stamping", "weak"},
+    "framework from scratch": {"scratch"},
 }
 MACHINERY = {"checks", "claims", "exercises", "build", "release", "kernel", "grade"}
 
