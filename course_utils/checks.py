@@ -13,8 +13,10 @@ through :func:`_run` (or :func:`_case`, for one case of many), stops with :func:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import io
 import itertools
 from dataclasses import dataclass
 
@@ -161,6 +163,16 @@ def _case(name: str, fn, failures: list[str], label: str, *args, **kwargs):
     except Exception as e:  # a student's bug: say which call broke
         failures.append(f"{label} raised {type(e).__name__}: {e}")
         return _BROKE
+
+
+def _quietly():
+    """A context that keeps what the student's code shows (e.g. ``fit``'s progress line) out of the check's cell:
+    IPython's capture inside a kernel (it also catches rich displays), else stdout redirected."""
+    try:
+        from IPython.utils.capture import capture_output
+    except ImportError:  # no IPython: only plain printing can happen
+        return contextlib.redirect_stdout(io.StringIO())
+    return capture_output()
 
 
 def _pair_from(name: str, fn, n: int, *args, **kwargs):
@@ -528,20 +540,21 @@ def check_nes_round(fn, name) -> None:
         schedules.append((optimizer, n))
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
-    got = _run(
-        name,
-        fn,
-        model,
-        mixtures,
-        estimates,
-        steps=3,
-        batch_size=4,
-        lr=0.01,
-        make_batch=make_batch,
-        make_scheduler=make_scheduler,
-        generator=g,
-        device="cpu",
-    )
+    with _quietly():  # fit's progress line would print a loss and a time in the check's cell
+        got = _run(
+            name,
+            fn,
+            model,
+            mixtures,
+            estimates,
+            steps=3,
+            batch_size=4,
+            lr=0.01,
+            make_batch=make_batch,
+            make_scheduler=make_scheduler,
+            generator=g,
+            device="cpu",
+        )
     hint = (
         "a fresh torch.optim.Adam(model.parameters(), lr=lr); fit(model, lambda: make_batch(estimates, batch_size, "
         "generator=generator), F.l1_loss, optimizer, steps=steps, scheduler=make_scheduler(optimizer, steps), "
