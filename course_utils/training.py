@@ -1,4 +1,5 @@
-"""One small training loop, used by every notebook of the course."""
+"""One small training loop, used by every notebook of the course, and the one-cycle learning-rate schedule it
+usually runs with (:func:`one_cycle_lr`: the rate of each step, to draw or to check)."""
 
 from __future__ import annotations
 
