@@ -42,7 +42,12 @@ __all__ = [
     "check_decoder_block",
     "check_simple_unet",
     "check_precision_recall",
+    "check_error_map",
+    "check_choose_threshold",
+    "check_count_nuclei",
+    "check_object_scores",
     "check_joint_transform",
+    "check_unet",
     "check_psnr",
     "check_dncnn",
     "check_blur",
@@ -746,6 +751,244 @@ def check_precision_recall(fn, name) -> None:
     )
 
 
+def _as_numpy(got):
+    """What a student returned (tensor, array, list, number) as a float NumPy array, or None when it is none."""
+    import numpy as np
+
+    try:
+        if torch.is_tensor(got):
+            return got.detach().cpu().double().numpy()
+        return np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+@_check
+def check_error_map(fn, name) -> None:
+    """Check ``fn(pred, target) -> (H, W, 3)`` RGB picture in [0, 1] of a boolean prediction against a boolean
+    mask, both (H, W): the colours of :data:`course_utils.plotting.ERROR_COLOURS`, one per case (correct
+    foreground, missed, wrongly added, correct background), against :func:`course_utils.plotting.error_map`."""
+    import numpy as np
+
+    from .plotting import ERROR_COLOURS, error_map
+
+    g = torch.Generator().manual_seed(21)
+    cases = [
+        (
+            "the four cases, one pixel each",
+            torch.tensor([[1, 1], [0, 0]]).bool(),
+            torch.tensor([[1, 0], [1, 0]]).bool(),
+        ),
+        ("random 16x12 maps", torch.rand(16, 12, generator=g) < 0.4, torch.rand(16, 12, generator=g) < 0.5),
+        ("nothing predicted", torch.zeros(6, 6, dtype=torch.bool), torch.rand(6, 6, generator=g) < 0.5),
+    ]
+    names = list(ERROR_COLOURS)  # correct foreground, missed, wrongly added, correct background
+    failures = []
+    for label, pred, target in cases:
+        got = _case(name, fn, failures, f"{label}:", pred.clone(), target.clone())
+        if got is _BROKE:
+            continue
+        have, want = _as_numpy(got), error_map(pred, target)
+        if have is None or have.shape != want.shape:
+            shape = "something that is not an array" if have is None else f"shape {have.shape}"
+            hint = (
+                " (channels first: put the colour last, as plt.imshow wants)"
+                if have is not None and have.shape == (3, *pred.shape)
+                else ""
+            )
+            failures.append(f"{label}: you return {shape}, expected {want.shape}{hint}")
+            continue
+        cases_masks = (pred & target, ~pred & target, pred & ~target, ~pred & ~target)
+        problems = []
+        for case, where in zip(names, cases_masks):
+            where = where.numpy()
+            wrong = where & ~np.isclose(have, want).all(axis=-1)
+            if wrong.any():
+                r, c = np.argwhere(wrong)[0]
+                colour = tuple(round(float(v), 2) for v in have[r, c])
+                painted = [k for k, v in ERROR_COLOURS.items() if np.allclose(v, have[r, c])]
+                what = f" (the colour of '{painted[0]}')" if painted else ""
+                problems.append(
+                    f"{int(wrong.sum())} '{case}' pixel(s) have the wrong colour, e.g. ({r}, {c}) is "
+                    f"{colour}{what}, expected {ERROR_COLOURS[case]}"
+                )
+        if problems:
+            failures.append(f"{label}: " + "; ".join(problems))
+    _report(
+        name,
+        failures,
+        len(cases),
+        "missed = target & ~pred (a nucleus pixel the model did not find), wrongly added = pred & ~target; "
+        "start from zeros of shape (H, W, 3) and paint each of the four boolean maps with its colour from "
+        "ERROR_COLOURS.",
+    )
+
+
+@_check
+def check_choose_threshold(fn, name) -> None:
+    """Check ``fn(logits, masks, thresholds) -> (threshold, ious)``: the threshold of ``thresholds`` whose
+    mask ``logits > threshold`` has the highest pooled IoU, and the IoU of every threshold, against
+    :func:`course_utils.segmentation.choose_threshold`."""
+    import numpy as np
+
+    from .segmentation import choose_threshold
+
+    g = torch.Generator().manual_seed(8)
+    masks = (torch.rand(4, 1, 16, 16, generator=g) < 0.3).float()
+    logits = 3 * (2 * masks - 1) + 1.5 + 1.5 * torch.randn(masks.shape, generator=g)  # calibrated too high
+    grid = np.linspace(-3, 4, 15)  # not the notebook's grid: use the thresholds you are given
+    want_t, want_ious = choose_threshold(logits, masks, grid)
+    got = _run(name, fn, logits.clone(), masks.clone(), grid.copy())
+    if not (isinstance(got, (tuple, list)) and len(got) == 2):
+        _fail(name, f"return a pair (threshold, ious), got {_shapes(got)}")
+    t, ious = got
+    ious = _as_numpy(ious)
+    if ious is None or ious.shape != want_ious.shape:
+        _fail(
+            name,
+            f"the IoUs have shape {None if ious is None else ious.shape}, expected {want_ious.shape}: "
+            "one per threshold",
+            "for each t in thresholds: cu.iou(logits > t, masks).item(), in the order of thresholds.",
+        )
+    if not np.allclose(ious, want_ious, atol=1e-6):
+        i = int(np.abs(ious - want_ious).argmax())
+        _fail(
+            name,
+            f"at threshold {grid[i]:+.2f} your IoU is {ious[i]:.4f}, expected {want_ious[i]:.4f}",
+            "the IoU of the mask logits > t against the masks, pooled over all the images (cu.iou).",
+        )
+    try:
+        t = float(t)
+    except (TypeError, ValueError):
+        _fail(name, f"the threshold must be a number, got {_shapes(t)}")
+    if abs(t - want_t) > 1e-9:
+        if abs(t - int(want_ious.argmax())) < 1e-9:
+            hint = "you return the index of the best threshold: return the threshold itself, thresholds[index]."
+        elif abs(t - float(grid[want_ious.argmin()])) < 1e-9:
+            hint = "that is the threshold of the lowest IoU: take the argmax."
+        else:
+            hint = "take the threshold whose IoU is the highest: thresholds[np.argmax(ious)]."
+        _fail(name, f"you choose {t:+.3f}; the highest IoU ({want_ious.max():.4f}) is at {want_t:+.3f}", hint)
+    _report(name, [], 1)
+
+
+def _count_cases():
+    """(label, (H, W) boolean mask, the number of 4-connected components) for check_count_nuclei."""
+    from scipy import ndimage
+
+    m = torch.zeros
+
+    def blank(h=10, w=12):
+        return m(h, w, dtype=torch.bool)
+
+    one, two, touching, corner, ring = blank(), blank(), blank(), blank(), blank()
+    one[2:5, 3:7] = True
+    two[1:4, 1:4] = two[6:9, 6:10] = True
+    touching[2:6, 1:5] = touching[3:7, 5:9] = True  # two squares sharing an edge: one component
+    corner[2:4, 2:4] = corner[4:6, 4:6] = True  # touching at one corner only: two components (4-connectivity)
+    ring[1:8, 1:8] = True
+    ring[3:6, 3:6] = False  # one nucleus with a hole (a nucleolus): still one
+    g = torch.Generator().manual_seed(4)
+    rand = torch.rand(24, 24, generator=g) < 0.35
+    return [
+        ("an empty mask", blank(), 0),
+        ("one nucleus", one, 1),
+        ("two separate nuclei", two, 2),
+        ("two nuclei touching along an edge", touching, 1),
+        ("two nuclei touching at one corner only", corner, 2),
+        ("a nucleus with a hole", ring, 1),
+        ("a random mask", rand, int(ndimage.label(rand.numpy())[1])),
+    ]
+
+
+@_check
+def check_count_nuclei(fn, name) -> None:
+    """Check ``fn(mask) -> int``: the number of connected components (4-connectivity: pixels joined through
+    an edge, ``scipy.ndimage.label``'s default) of a boolean (H, W) mask."""
+    from scipy import ndimage
+
+    failures, cases = [], _count_cases()
+    hints = []
+    for label, mask, want in cases:
+        got = _case(name, fn, failures, f"{label}:", mask.clone())
+        if got is _BROKE:
+            continue
+        if isinstance(got, (tuple, list)) or (torch.is_tensor(got) and got.numel() != 1):
+            failures.append(f"{label}: you return {_shapes(got)}, expected one number")
+            hints.append("scipy.ndimage.label(mask) returns (labels, count): return the count only.")
+            continue
+        try:
+            have = int(got)
+        except (TypeError, ValueError):
+            failures.append(f"{label}: you return {_shapes(got)}, expected a whole number")
+            continue
+        if have != want:
+            failures.append(f"{label}: you count {have}, expected {want}")
+            eight = int(ndimage.label(mask.numpy(), structure=[[1, 1, 1]] * 3)[1])
+            if have == int(mask.sum()) and want != have:
+                hints.append("you count foreground pixels: count groups of connected pixels (scipy.ndimage.label).")
+            elif have == want + 1:
+                hints.append("the background (label 0) is not a nucleus: the count is the largest label.")
+            elif have == eight:
+                hints.append(
+                    "pixels that touch at a corner only are two objects here: use 4-connectivity, "
+                    "scipy.ndimage.label's default structure (no structure argument)."
+                )
+    _report(
+        name, failures, len(cases), hints[0] if hints else "labels, count = scipy.ndimage.label(mask); return count."
+    )
+
+
+@_check
+def check_object_scores(fn, name) -> None:
+    """Check ``fn(matched, predicted, true) -> (precision, recall, f1)``: object scores from the counts of
+    matched pairs, predicted objects and true objects, against :func:`course_utils.metrics.precision_recall_f1`."""
+    from .metrics import precision_recall_f1
+
+    cases = [
+        ("8 matches, 10 predicted, 16 true", 8, 10, 16),
+        ("a perfect count", 5, 5, 5),
+        ("merges: 30 predicted for 50 true, 25 matched", 25, 30, 50),
+        ("nothing predicted, 4 true nuclei", 0, 0, 4),
+        ("an empty image, nothing predicted", 0, 0, 0),
+    ]
+    failures, hints = [], []
+    for label, m, p, t in cases:
+        got = _case(name, fn, failures, f"{label}:", m, p, t)
+        if got is _BROKE:
+            continue
+        if not (isinstance(got, (tuple, list)) and len(got) == 3):
+            failures.append(f"{label}: return three numbers (precision, recall, f1), got {_shapes(got)}")
+            continue
+        try:
+            have = tuple(float(v) for v in got)
+        except (TypeError, ValueError):
+            failures.append(f"{label}: return three numbers (precision, recall, f1), got {_shapes(got)}")
+            continue
+        want = precision_recall_f1(m, p, t)
+        if any(v != v for v in have):
+            failures.append(f"{label}: you return {have}: NaN is 0/0; return 1.0 where there is nothing to divide by")
+            continue
+        if any(abs(a - b) > 1e-6 for a, b in zip(have, want)):
+            failures.append(
+                f"{label}: you return ({have[0]:.4f}, {have[1]:.4f}, {have[2]:.4f}), "
+                f"expected ({want[0]:.4f}, {want[1]:.4f}, {want[2]:.4f})"
+            )
+            if abs(have[0] - want[1]) < 1e-6 and abs(have[1] - want[0]) < 1e-6 and want[0] != want[1]:
+                hints.append("precision and recall are swapped: precision divides by the predicted objects.")
+            elif abs(have[2] - (want[0] + want[1]) / 2) < 1e-6 and want[0] != want[1]:
+                hints.append("F1 is the harmonic mean 2PR / (P + R) = 2 matched / (predicted + true), not (P + R) / 2.")
+    _report(
+        name,
+        failures,
+        len(cases),
+        hints[0]
+        if hints
+        else "precision = matched / predicted, recall = matched / true, f1 = 2 matched / (predicted + true); "
+        "1.0 when a denominator is 0.",
+    )
+
+
 # ---------------------------------------------------------------- notebook 04: joint transforms
 
 
@@ -785,6 +1028,124 @@ def check_joint_transform(fn, name) -> None:
     if all(torch.equal(o, mask) for o in outputs) or all(torch.equal(o, outputs[0]) for o in outputs):
         hint = "use the Random... transforms of torchvision.transforms.v2."
         _fail(name, "every call returns the same mask: the transform is not random", hint)
+    _report(name, [], 1)
+
+
+# ---------------------------------------------------------------- notebook 04: the full U-Net
+
+
+def _two_input_calls(net, x):
+    """Run ``net(x)`` and record, in order, the shapes given to every submodule called with two tensors (the
+    decoder blocks: x from below and the skip). Returns (output or the exception raised, [(x, skip) shapes])."""
+    calls, handles = [], []
+
+    def hook(module, args):
+        if len(args) == 2 and all(torch.is_tensor(a) for a in args):
+            calls.append((tuple(args[0].shape), tuple(args[1].shape)))
+
+    for m in net.modules():
+        if m is not net:
+            handles.append(m.register_forward_pre_hook(hook))
+    try:
+        out = net(x)
+    except NotImplementedError:
+        raise
+    except Exception as e:  # noqa: BLE001 - reported with the wiring seen so far
+        out = e
+    finally:
+        for h in handles:
+            h.remove()
+    return out, calls
+
+
+def _block_counts(net) -> dict[str, int]:
+    return {n: count_parameters(m) for n, m in net.named_children()}
+
+
+@_check
+def check_unet(cls, name) -> None:
+    """Check ``cls(n_channels, n_classes, size, depth=4)``: the full U-Net assembled from the blocks of
+    :mod:`course_utils.unet`, compared with :class:`course_utils.unet.UNet`: parameters (block by block), the
+    shapes each decoder block receives (the skip wiring), the output shape for any input size, and, with the
+    course's weights copied in, the same output."""
+    from .unet import UNet
+
+    net = _run(name, cls, 1, 1, 4)
+    ref = UNet(1, 1, 4)
+    if count_parameters(net) != count_parameters(ref):
+        mine, theirs = _block_counts(net), _block_counts(ref)
+        detail = ", ".join(f"{k} {v:,}" for k, v in mine.items())
+        course = ", ".join(f"{k} {v:,}" for k, v in theirs.items())
+        _fail(
+            name,
+            f"{name}(1, 1, 4) has {count_parameters(net):,} parameters, UNet(1, 1, 4) has {count_parameters(ref):,} "
+            f"(yours by block: {detail}; the course's: {course})",
+            "inc = DoubleConv(n_channels, size); level i of the encoder has width size * 2**i, and the last Down keeps "
+            "the width of the level above it (the bottleneck does not double); each Up(in_ch, out_ch) gets the "
+            "width of the level below and gives that of its own level; outc = OutConv(size, n_classes). Keep the "
+            "blocks in nn.ModuleList: the parameters of a plain Python list are not the network's.",
+        )
+    x = torch.rand(2, 1, 64, 48, generator=torch.Generator().manual_seed(0))
+    net.eval(), ref.eval()
+    with torch.no_grad():
+        want, want_calls = _two_input_calls(ref, x)
+        got, calls = _run(name, _two_input_calls, net, x)
+    wiring = "; ".join(f"x {a} with skip {b}" for a, b in want_calls)
+    if isinstance(got, Exception) or calls != want_calls:
+        seen = "; ".join(f"x {a} with skip {b}" for a, b in calls) or "no call with a skip"
+        problem = (
+            f"the forward pass raised {type(got).__name__}: {str(got).rstrip('.')}"
+            if isinstance(got, Exception)
+            else "wrong wiring"
+        )
+        _fail(
+            name,
+            f"{problem}. For x of shape {tuple(x.shape)} the decoder blocks received, in order: {seen}. "
+            f"Expected: {wiring}",
+            "keep the output of inc and of every Down in a list; the last one (the bottleneck) goes up; each Up "
+            "takes what comes from below and the skip of its own size, the most recent first: skips.pop().",
+        )
+    if not torch.is_tensor(got) or got.shape != want.shape:
+        _fail(name, f"for x of shape {tuple(x.shape)} you return {_shapes(got)}, expected {tuple(want.shape)}")
+    mine, theirs = net.state_dict(), ref.state_dict()
+    if list(mine) == list(theirs):
+        net.load_state_dict(theirs)
+    elif [v.shape for v in mine.values()] == [v.shape for v in theirs.values()]:
+        net.load_state_dict(dict(zip(mine, theirs.values())))
+    else:
+        mine = None  # blocks registered in another order: the shapes above are all that can be compared
+    if mine is not None:
+        with torch.no_grad():
+            got = net(x)
+        if not torch.allclose(got, want, atol=1e-5):
+            hint = (
+                "return the logits: no sigmoid at the end (the loss, BCEWithLogitsLoss, applies it)."
+                if torch.allclose(got, torch.sigmoid(want), atol=1e-5)
+                else "with the course's weights your output differs: end with outc, and check that each Up gets "
+                "(what comes from below, the skip of its size) in that order."
+            )
+            _fail(name, "the shapes are right, but with the same weights your output differs from UNet's", hint)
+    odd = torch.rand(1, 1, 50, 37, generator=torch.Generator().manual_seed(1))
+    out = _run(name, net, odd)
+    if not torch.is_tensor(out) or out.shape != (1, 1, 50, 37):
+        _fail(
+            name,
+            f"for an image of 50x37 pixels you return {_shapes(out)}, expected (1, 1, 50, 37)",
+            "keep the two given lines: pad_to_multiple(x, 2 ** depth) first, crop(...) of the output last.",
+        )
+    shallow = _run(name, cls, 1, 2, 4, depth=2)
+    if count_parameters(shallow) != count_parameters(UNet(1, 2, 4, depth=2)):
+        _fail(
+            name,
+            f"{name}(1, 2, 4, depth=2) has {count_parameters(shallow):,} parameters, UNet(1, 2, 4, depth=2) has "
+            f"{count_parameters(UNet(1, 2, 4, depth=2)):,}",
+            "build depth levels (loops over range(depth)), not always four, and n_classes output maps.",
+        )
+    out = _run(name, shallow, x)
+    if not torch.is_tensor(out) or out.shape != (2, 2, 64, 48):
+        _fail(
+            name, f"with depth=2 and 2 classes you return {_shapes(out)} for {tuple(x.shape)}, expected (2, 2, 64, 48)"
+        )
     _report(name, [], 1)
 
 

@@ -101,8 +101,9 @@ def _place(rng, h, w, scale, n_target):
     return yx[kept, 0], yx[kept, 1], a[kept], b[kept], theta[kept]
 
 
-def _draw(canvas, mask, tex, cy, cx, a, b, theta, value, profile, texture):
-    """Paint one nucleus into ``canvas`` (max), ``mask`` (or) and ``tex`` (its texture amplitude)."""
+def _draw(canvas, mask, tex, cy, cx, a, b, theta, value, profile, texture, labels=None, label=0):
+    """Paint one nucleus into ``canvas`` (max), ``mask`` (or), ``tex`` (its texture amplitude) and ``labels``
+    (its number ``label``, over any nucleus drawn before it)."""
     h, w = canvas.shape
     y0, y1 = max(int(math.floor(cy - a)) - 1, 0), min(int(math.ceil(cy + a)) + 2, h)
     x0, x1 = max(int(math.floor(cx - a)) - 1, 0), min(int(math.ceil(cx + a)) + 2, w)
@@ -112,6 +113,8 @@ def _draw(canvas, mask, tex, cy, cx, a, b, theta, value, profile, texture):
     inside = d2 <= 1.0
     if mask is not None:
         mask[y0:y1, x0:x1] |= inside
+    if labels is not None:
+        labels[y0:y1, x0:x1][inside] = label
     val = np.where(inside, value * (1.0 + profile * (d2 - 0.5)), 0.0)
     np.maximum(canvas[y0:y1, x0:x1], val, out=canvas[y0:y1, x0:x1])
     if tex is not None:
@@ -124,10 +127,11 @@ def _render(rng, h, w):
     n_target = int(np.clip(round(coverage * h * w / (math.pi * scale**2 * 0.78)), 1, MAX_NUCLEI))
     signal = np.zeros((h, w))
     mask = np.zeros((h, w), bool)
+    labels = np.zeros((h, w), np.int64)
     tex = np.zeros((h, w))
     spread = rng.uniform(0.1, 0.5)  # log-brightness spread between nuclei
     profile_mean = rng.uniform(-0.5, 0.4)  # <0: dome (bright centre); >0: brighter rim
-    for cy, cx, a, b, t in zip(*_place(rng, h, w, scale, n_target)):
+    for k, (cy, cx, a, b, t) in enumerate(zip(*_place(rng, h, w, scale, n_target)), start=1):
         value = math.exp(rng.normal(0.0, spread))
         if rng.random() < 0.03:  # a condensed, bright (mitotic) nucleus
             value *= rng.uniform(1.8, 3.0)
@@ -144,6 +148,8 @@ def _render(rng, h, w):
             value,
             profile=min(max(profile_mean + rng.normal(0, 0.15), -0.8), 0.8),
             texture=rng.uniform(0.05, 0.35),
+            labels=labels,
+            label=k,
         )
     # chromatin texture, bright chromocentres, dark nucleoli (inside nuclei only)
     field = _smooth_noise(rng, (h, w), max(0.7, scale / rng.uniform(2.0, 5.0)))
@@ -165,20 +171,26 @@ def _render(rng, h, w):
     ref = np.percentile(clean, 99.5) + 1e-6
     noisy = rng.poisson(clean / ref * peak) / peak + rng.normal(0.0, rng.uniform(0.002, 0.03), (h, w))
     image = normalize_percentile(noisy, low=rng.uniform(0.1, 2.0), high=rng.uniform(99.0, 99.95))
-    return image, mask
+    _, labels = np.unique(labels, return_inverse=True)  # 1, 2, ... for the nuclei left visible, 0 background
+    return image, mask, labels.reshape(h, w)
 
 
-def make_nuclei(n: int, size=NUCLEI_SIZE, *, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` synthetic fluorescence images and their exact nucleus masks.
+def make_nuclei(n: int, size=NUCLEI_SIZE, *, generator=None, labels: bool = False) -> tuple[torch.Tensor, ...]:
+    """``n`` synthetic fluorescence images and their exact nucleus masks (and, on request, which nucleus is where).
 
     Args:
         n: number of images.
         size: ``H`` (square) or ``(H, W)``; 128 as in the lab.
         generator: a ``torch.Generator`` (or an int seed, or a ``numpy.random.Generator``) for a
             reproducible stream; default: torch's global generator.
+        labels: also return the instance labels (the same images and masks either way).
 
     Returns:
-        images (n, 1, H, W) float32 in [0, 1] and masks (n, 1, H, W) float32 in {0, 1}.
+        images (n, 1, H, W) float32 in [0, 1] and masks (n, 1, H, W) float32 in {0, 1}; with ``labels=True``
+        also the label images (n, 1, H, W) int64: 0 for background, 1, 2, ... one number per nucleus (numbered
+        1..k in each image, k its number of visible nuclei), so that ``masks == (labels > 0)``. Where two nuclei
+        overlap, a pixel belongs to the one drawn last. Two nuclei that touch stay two objects here, while
+        the binary mask joins them: the difference between semantic and instance segmentation (notebook 03).
     """
     if int(n) != n or n < 0:
         raise ValueError(f"n must be a non-negative integer, not {n!r}")
@@ -187,9 +199,11 @@ def make_nuclei(n: int, size=NUCLEI_SIZE, *, generator=None) -> tuple[torch.Tens
         raise ValueError(f"images must be at least 8x8 pixels, not {h}x{w}")
     rng = _numpy_rng(generator)
     images, masks = np.zeros((n, 1, h, w), np.float32), np.zeros((n, 1, h, w), np.float32)
+    instances = np.zeros((n, 1, h, w), np.int64)
     for i in range(int(n)):
-        images[i, 0], masks[i, 0] = _render(rng, h, w)
-    return torch.from_numpy(images), torch.from_numpy(masks)
+        images[i, 0], masks[i, 0], instances[i, 0] = _render(rng, h, w)
+    out = (torch.from_numpy(images), torch.from_numpy(masks))
+    return (*out, torch.from_numpy(instances)) if labels else out
 
 
 def nuclei_batches(batch_size: int, size=NUCLEI_SIZE, *, generator=None):

@@ -50,12 +50,15 @@ SYNTHETIC_SEED = 2020
 @dataclass
 class SegmentationData:
     """Images ``X`` (N, 1, S, S) in [0, 1], masks ``Y`` (N, 1, S, S) in {0, 1}, the first ``n_train``
-    for training; ``names`` says where each image came from."""
+    for training; ``names`` says where each image came from. ``labels`` (N, 1, S, S) int64, where the source
+    knows them (the synthetic images): one number per nucleus, 0 for background, ``Y == (labels > 0)``; None
+    where the masks are binary only (the lab's Kromp arrays, your folders)."""
 
     X: torch.Tensor
     Y: torch.Tensor
     n_train: int
     names: list[str]
+    labels: torch.Tensor | None = None
 
     @property
     def train(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,6 +67,11 @@ class SegmentationData:
     @property
     def test(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.X[self.n_train :], self.Y[self.n_train :]
+
+    @property
+    def test_labels(self) -> torch.Tensor | None:
+        """The instance labels of the test images (n_test, 1, S, S), or None when the source has none."""
+        return None if self.labels is None else self.labels[self.n_train :]
 
     def split_validation(
         self, n: int = N_VALIDATION, seed: int = 0
@@ -96,11 +104,12 @@ class SegmentationData:
 
 
 def nuclei_dataset(source: str = "synthetic", **kwargs) -> SegmentationData:
-    """The lab's 79 images (70 train + 9 test) of 1x128x128: ``"synthetic"`` (offline default) or
-    ``"kromp"`` (the real images, downloaded once; ``kwargs`` go to :func:`load_kromp`)."""
+    """The lab's 79 images (70 train + 9 test) of 1x128x128: ``"synthetic"`` (offline default, with the
+    instance labels of its nuclei) or ``"kromp"`` (the real images, downloaded once, binary masks only;
+    ``kwargs`` go to :func:`load_kromp`)."""
     if source == "synthetic":
-        X, Y = make_nuclei(N_TRAIN + N_TEST, LAB_SIZE, generator=SYNTHETIC_SEED)
-        return SegmentationData(X, Y, N_TRAIN, [f"synthetic_{i:02d}" for i in range(len(X))])
+        X, Y, labels = make_nuclei(N_TRAIN + N_TEST, LAB_SIZE, generator=SYNTHETIC_SEED, labels=True)
+        return SegmentationData(X, Y, N_TRAIN, [f"synthetic_{i:02d}" for i in range(len(X))], labels)
     if source == "kromp":
         return load_kromp(**kwargs)
     raise ValueError(f"source must be 'synthetic' or 'kromp', not {source!r}; for your own images use load_folder()")

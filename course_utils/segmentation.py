@@ -4,6 +4,7 @@ nuclei model.
 * :func:`segment_nuclei`: fluorescence image (any size, any range) -> boolean nucleus mask, with the
   reference model ``data/checkpoints/unet_nuclei.pt`` by default (see ``scripts/train_nuclei_reference.py``);
   a batch (N, C, H, W) -> masks (N, H, W).
+* :func:`choose_threshold`: the threshold on the logits with the best IoU on validation images (notebook 03).
 * Training cells of notebooks 03-04: :func:`training_seconds` says how long a training will take here before
   it starts; :class:`TrainedModels` holds what a cell trains and, when the cell was interrupted, says so
   instead of a bare ``KeyError``.
@@ -31,6 +32,7 @@ __all__ = [
     "estimate_diameter",
     "load_reference_nuclei_model",
     "REFERENCE_NUCLEI",
+    "choose_threshold",
     "training_seconds",
     "TrainedModels",
     "NotTrainedError",
@@ -176,6 +178,29 @@ def _segment(img, model, threshold, normalize, diameter, tile, device) -> np.nda
 
 
 # ---------------------------------------------------------------- training cells (notebooks 03-04)
+def choose_threshold(logits, masks, thresholds=None) -> tuple[float, np.ndarray]:
+    """The threshold on the logits whose mask ``logits > threshold`` has the highest pooled IoU with ``masks``.
+
+    Args:
+        logits: a model's logits on validation images (N, 1, H, W) (never on the test images: the choice is
+            fitted to these images, and their score then flatters it).
+        masks: their binary masks (N, 1, H, W).
+        thresholds: the candidates, by default the lab's 41 values from -5 to +5 (logit 0 is probability 1/2).
+
+    Returns:
+        (the chosen threshold as a float, the IoU of every candidate as an array of shape (T,)); on a tie, the
+        first candidate with the highest IoU.
+    """
+    from .metrics import iou
+
+    thresholds = np.linspace(-5, 5, 41) if thresholds is None else np.asarray(thresholds, dtype=float)
+    if thresholds.ndim != 1 or not len(thresholds):
+        raise ValueError(f"thresholds must be a non-empty 1-D list of numbers, got shape {thresholds.shape}")
+    logits, masks = torch.as_tensor(logits).detach().cpu(), torch.as_tensor(masks).detach().cpu()
+    ious = np.array([iou(logits > t, masks).item() for t in thresholds])
+    return float(thresholds[ious.argmax()]), ious
+
+
 def training_seconds(model: nn.Module, batches, steps: int, *, device=None, probe: int = 3) -> float:
     """About how many seconds ``steps`` training steps of ``model`` take on this machine, now.
 

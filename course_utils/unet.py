@@ -19,7 +19,23 @@ import torch.nn.functional as F
 from .checkpoints import register_model
 from .inference import check_input
 
-__all__ = ["DoubleConv", "Down", "Up", "OutConv", "UNet"]
+__all__ = ["DoubleConv", "Down", "Up", "OutConv", "UNet", "pad_to_multiple"]
+
+
+def pad_to_multiple(x: torch.Tensor, m: int):
+    """``x`` (N, C, H, W) padded (edge values repeated, split evenly on both sides) to a height and width that
+    are multiples of ``m``, and the function that crops an output (N, C', H', W') of the padded size back to
+    (N, C', H, W). A U-Net with ``depth`` poolings needs ``m = 2**depth``. Nothing is padded when H and W are
+    multiples of ``m`` already (then the crop returns its input unchanged)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    if ph or pw:
+        x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode="replicate")
+
+    def crop(y: torch.Tensor) -> torch.Tensor:
+        return y[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
+
+    return x, crop
 
 
 class DoubleConv(nn.Module):
@@ -115,16 +131,11 @@ class UNet(nn.Module):
                 f"UNet expects a batch (N, {self.n_channels}, H, W); got shape {tuple(x.shape)}. "
                 "Add the batch dimension with x[None] or the channel one with x[:, None]."
             )
-        h, w = x.shape[-2:]
-        m = 2**self.depth
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            x = F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2), mode="replicate")
+        x, crop = pad_to_multiple(x, 2**self.depth)
         skips = [self.inc(x)]
         for down in self.downs:
             skips.append(down(skips[-1]))
         y = skips.pop()
         for up in self.ups:
             y = up(y, skips.pop())
-        y = self.outc(y)
-        return y[..., ph // 2 : ph // 2 + h, pw // 2 : pw // 2 + w]
+        return crop(self.outc(y))

@@ -255,17 +255,11 @@ def test_widget_views_are_recognised():
     assert not B._is_widget_view(text) and not B._is_widget_view(figure)
 
 
-# Stored before `--execute` drew the explorers as static figures: remove a name once its notebook is re-executed.
-STORED_BEFORE_STATIC_WIDGETS = {"03_evaluation.ipynb"}
-
-
 @pytest.mark.parametrize("path", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda p: p.name)
 def test_solutions_read_without_a_kernel(path):
     """A solution opened without a kernel (on GitHub, reopened) shows figures and text: no widget view (it would
     read "Error displaying widget: model not found" or "interactive(children=(IntSlider(..."), no widget state,
     and the cell of every explorer holds its figure."""
-    if path.name in STORED_BEFORE_STATIC_WIDGETS:
-        pytest.xfail(f"{path.name} awaits `python -m course_utils.build --execute {path.name[:2]}`")
     nb = json.loads(path.read_text())
     assert "widgets" not in nb["metadata"]
     for i, c in enumerate(nb["cells"]):
