@@ -13,8 +13,10 @@ through :func:`_run` (or :func:`_case`, for one case of many), stops with :func:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import io
 import itertools
 from dataclasses import dataclass
 
@@ -31,6 +33,10 @@ __all__ = [
     "check_clutter_probability",
     "check_one_shot_batches",
     "check_synthetic_mixtures",
+    "check_one_cycle_lr",
+    "check_noise2noise_loss",
+    "check_noisy_pair",
+    "check_nes_round",
     "check_encoder_block",
     "check_bottleneck",
     "check_decoder_block",
@@ -170,6 +176,16 @@ def _case(name: str, fn, failures: list[str], label: str, *args, **kwargs):
     except Exception as e:  # a student's bug: say which call broke
         failures.append(f"{label} raised {type(e).__name__}: {e}")
         return _BROKE
+
+
+def _quietly():
+    """A context that keeps what the student's code shows (e.g. ``fit``'s progress line) out of the check's cell:
+    IPython's capture inside a kernel (it also catches rich displays), else stdout redirected."""
+    try:
+        from IPython.utils.capture import capture_output
+    except ImportError:  # no IPython: only plain printing can happen
+        return contextlib.redirect_stdout(io.StringIO())
+    return capture_output()
 
 
 def _pair_from(name: str, fn, n: int, *args, **kwargs):
@@ -351,6 +367,259 @@ def check_synthetic_mixtures(fn, name) -> None:
         _fail(name, "the targets do not vary: draw them at random from the whole pool", hint)
     if (x < y - 1e-6).any() or abs(added - noise) > 0.3 * noise:
         _fail(name, f"input - target averages {added:.4f}; one noise sample (gen2_NES) averages {noise:.4f}", hint)
+    _report(name, [], 1)
+
+
+# ---------------------------------------------------------------- notebooks 06 and 07: schedule, loss, pairs, NES
+
+
+@_check
+def check_one_cycle_lr(fn, name) -> None:
+    """Check ``fn(step, total_steps, peak) -> float``: the learning rate of training step ``step`` under PyTorch's
+    ``OneCycleLR(optimizer, peak, total_steps=total_steps)``, stepped after every step (as ``fit`` does)."""
+    failures, total = [], 0
+    for steps, peak in ((10, 1e-3), (37, 3e-3), (240, 1e-2)):
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=peak)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, peak, total_steps=steps)
+        wrong = 0
+        for step in range(steps):
+            want = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            schedule.step()
+            total += 1
+            got = _case(name, fn, failures, f"{name}({step}, {steps}, {peak:g})", step, steps, peak)
+            if got is _BROKE:
+                continue
+            try:
+                have = float(got)
+            except (TypeError, ValueError):
+                _fail(name, f"{name}({step}, {steps}, {peak:g}) returned {_shapes(got)}, not a number")
+            if abs(have - want) > 1e-4 * peak:
+                wrong += 1
+                if wrong <= 2:  # the first two wrong steps of each schedule
+                    failures.append(f"{name}({step}, {steps}, {peak:g}) = {have:.4g}, PyTorch uses {want:.4g}")
+    _report(
+        name,
+        failures,
+        total,
+        "the warm-up runs from peak / 25 at step 0 to peak at step 0.3 * total_steps - 1 (a float), the decay from "
+        "there to peak / 250000 at step total_steps - 1; in each phase t goes from 0 to 1 and the rate is "
+        "end + (start - end) * (1 + cos(pi * t)) / 2.",
+    )
+
+
+@_check
+def check_noise2noise_loss(fn, name) -> None:
+    """Check ``fn(output, target) -> 0-d tensor``: the loss that noise2noise trains with on clutter. Its minimiser
+    over a constant output must be the targets' median (the clean value), not their mean; it must be the mean
+    absolute error (what ``F.l1_loss`` computes) and give gradients."""
+    g = torch.Generator().manual_seed(21)
+    clean = torch.rand(1, 1, 8, 8, generator=g).expand(400, 1, 8, 8)
+    hit = torch.rand(400, 1, 8, 8, generator=g) < 0.3  # each pixel cluttered in 30 % of the copies
+    target = clean + hit * 0.8 * torch.rand(400, 1, 8, 8, generator=g)  # clutter only adds brightness
+    mean_clutter = (target - clean).mean().item()
+    offsets = torch.linspace(-0.1, 0.3, 41)  # outputs clean + c: which c does the loss prefer?
+    values = []
+    for c in offsets:
+        got = _run(name, fn, clean + c, target)
+        if not torch.is_tensor(got) or got.numel() != 1:
+            _fail(
+                name,
+                f"{name}(output, target) returned {_shapes(got)}; a loss is one number (a 0-d tensor)",
+                "average over every pixel of the batch, as F.l1_loss and F.mse_loss do by default.",
+            )
+        values.append(got.reshape(()).item())
+    best = offsets[int(torch.tensor(values).argmin())].item()
+    if abs(best) > 0.006:
+        like_mean = abs(best - mean_clutter) < 0.015
+        _fail(
+            name,
+            f"your loss is smallest when the output is the clean value {best:+.2f}"
+            + (
+                f", the average clutter of the targets ({mean_clutter:+.3f}): it targets the conditional mean, as L2 "
+                "does"
+                if like_mean
+                else ""
+            ),
+            "clutter only adds brightness, so the mean of a noisy copy lies above the clean image: a network trained "
+            "to predict it paints a veil over every pixel. Each pixel here is cluttered in only 30 % of the copies, "
+            "so the median of a noisy copy is the clean value: choose the loss whose minimiser is the median.",
+        )
+    output = (clean + 0.05).clone().requires_grad_(True)
+    got = _run(name, fn, output, target)
+    want = F.l1_loss(clean + 0.05, target).item()
+    if abs(got.item() - want * target.numel()) < 1e-3 * want * target.numel():
+        _fail(
+            name,
+            f"your loss is the sum of the absolute errors ({got.item():.4g}), not their mean ({want:.4g})",
+            "take the mean (F.l1_loss's default): a sum grows with the batch size and the image size, and so would "
+            "the size of every step.",
+        )
+    if abs(got.item() - want) > 1e-5 * max(1.0, want):
+        _fail(
+            name,
+            f"your loss is smallest at the median, but its value is {got.item():.4g} where the mean absolute error is "
+            f"{want:.4g}",
+            "write the mean absolute error, the mean over every pixel of |output - target|.",
+        )
+    if not got.requires_grad:
+        _fail(
+            name,
+            "no gradient flows from your loss back to the output: the network could not learn from it",
+            "compute it with torch operations on output (no .item(), .detach() or NumPy).",
+        )
+    _report(name, [], 1)
+
+
+@_check
+def check_noisy_pair(fn, name) -> None:
+    """Check ``fn(crops, sigma, noisy_targets, generator=None) -> (input, target)``: the input is the crops plus
+    Gaussian noise of standard deviation sigma / 255; the target the crops themselves, or with ``noisy_targets``
+    the crops plus an independent second draw of the noise; both drawn with ``generator``."""
+    crops = torch.rand(64, 1, 32, 32, generator=torch.Generator().manual_seed(6))
+    sigma = 25
+    std = sigma / 255
+
+    def pair(noisy_targets):
+        got = _run(name, fn, crops.clone(), sigma, noisy_targets, generator=torch.Generator().manual_seed(9))
+        if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
+            _fail(name, f"{name} must return a pair of tensors (input, target), got {_shapes(got)}")
+        if got[0].shape != crops.shape or got[1].shape != crops.shape:
+            _fail(name, f"for crops of shape {tuple(crops.shape)} you return {_shapes(got)}, the same shape twice")
+        return got
+
+    def noise_of(x, what):
+        n = x - crops
+        if abs(n.std().item() - std) > 0.05 * std or abs(n.mean().item()) > 0.1 * std:
+            _fail(
+                name,
+                f"{what} - crops has mean {n.mean().item():+.4f} and standard deviation {n.std().item():.4f}; "
+                f"Gaussian noise of sigma {sigma} has mean 0 and standard deviation {std:.4f}",
+                "sigma is on the 0-255 scale and the crops in [0, 1]: natural.add_gaussian_noise(crops, sigma, "
+                "generator=generator) does the conversion; do not clip.",
+            )
+        return n
+
+    x, y = pair(False)
+    noise_of(x, "the input")
+    if not torch.equal(y, crops):
+        _fail(name, "with noisy_targets=False the target is not the clean crops", "supervised training: return crops.")
+    x, y = pair(True)
+    if torch.equal(y, crops):
+        _fail(name, "with noisy_targets=True the target is still the clean crops", "add a second draw of the noise.")
+    a, b = noise_of(x, "the input").flatten(), noise_of(y, "the target").flatten()
+    if torch.corrcoef(torch.stack([a, b]))[0, 1].abs() > 0.1:
+        _fail(
+            name,
+            "the target carries the same noise as the input: the network would learn to copy its input",
+            "draw the target's noise again: the two noises must be independent.",
+        )
+    again = pair(True)
+    if not (torch.equal(again[0], x) and torch.equal(again[1], y)):
+        _fail(
+            name,
+            "with the same generator you give different pairs: the noise does not come from generator",
+            "pass generator=generator where the noise is drawn.",
+        )
+    _report(name, [], 1)
+
+
+@_check
+def check_nes_round(fn, name) -> None:
+    """Check ``fn(model, mixtures, estimates, *, steps, batch_size, lr, make_batch, make_scheduler, generator=None,
+    device=None) -> estimates``: a fresh Adam at ``lr`` with ``make_scheduler(optimizer, steps)``, ``steps`` batches
+    of ``make_batch(estimates, batch_size, generator=generator)``, then the model on the mixtures, clipped at 0."""
+    import torch.nn as nn
+
+    from .inference import predict
+    from .synthetic import gen1_NES
+
+    torch.manual_seed(0)
+    model = nn.Conv2d(1, 1, 3, padding=1)
+    with torch.no_grad():
+        model.bias.fill_(-0.3)  # some outputs negative: the new estimates must be clipped
+    before = [p.detach().clone() for p in model.parameters()]
+    g = torch.Generator().manual_seed(12)
+    mixtures = gen1_NES(6, generator=g)
+    estimates = 0.5 * mixtures
+    batches, schedules = [], []
+
+    def make_batch(est, n, generator=None):
+        batches.append((est, n, generator))
+        idx = torch.randint(len(est), (n,), generator=generator)
+        return est[idx] + 0.1, est[idx]
+
+    def make_scheduler(optimizer, n):
+        schedules.append((optimizer, n))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+    with _quietly():  # fit's progress line would print a loss and a time in the check's cell
+        got = _run(
+            name,
+            fn,
+            model,
+            mixtures,
+            estimates,
+            steps=3,
+            batch_size=4,
+            lr=0.01,
+            make_batch=make_batch,
+            make_scheduler=make_scheduler,
+            generator=g,
+            device="cpu",
+        )
+    hint = (
+        "a fresh torch.optim.Adam(model.parameters(), lr=lr); fit(model, lambda: make_batch(estimates, batch_size, "
+        "generator=generator), F.l1_loss, optimizer, steps=steps, scheduler=make_scheduler(optimizer, steps), "
+        "device=device); then the model's output on the mixtures, clamped at 0."
+    )
+    if len(batches) != 3:
+        _fail(name, f"make_batch was called {len(batches)} times for steps=3: one batch per training step", hint)
+    if any(est is mixtures or (est.shape == mixtures.shape and torch.equal(est, mixtures)) for est, _, _ in batches):
+        _fail(
+            name,
+            "the synthetic mixtures were made from the real mixtures: NES makes them from the current estimates",
+            "call make_batch(estimates, ...): the targets get cleaner round after round.",
+        )
+    if any(not torch.equal(est, estimates) for est, _, _ in batches):
+        _fail(name, "make_batch was not given the estimates", hint)
+    if any(n != 4 for _, n, _ in batches):
+        _fail(name, f"make_batch was asked for {batches[0][1]} images, but batch_size=4", hint)
+    if any(gen is not g for _, _, gen in batches):
+        _fail(name, "make_batch was not given the generator", "pass generator=generator: the draws then repeat.")
+    if len(schedules) != 1 or schedules[0][1] != 3:
+        _fail(
+            name,
+            f"make_scheduler was called {len(schedules)} times"
+            + (f" with {schedules[0][1]} steps" if schedules else "")
+            + "; once, as make_scheduler(optimizer, steps), for the round's optimizer",
+            hint,
+        )
+    optimizer = schedules[0][0]
+    if not isinstance(optimizer, torch.optim.Adam) or optimizer.defaults["lr"] != 0.01:
+        _fail(
+            name,
+            f"the round's optimizer is {type(optimizer).__name__} with lr={optimizer.defaults.get('lr')}; expected "
+            "a fresh Adam at lr=0.01",
+            hint,
+        )
+    if {id(p) for group in optimizer.param_groups for p in group["params"]} != {id(p) for p in model.parameters()}:
+        _fail(name, "the round's optimizer does not hold the model's parameters", hint)
+    if all(torch.equal(a, b) for a, b in zip(before, model.parameters())):
+        _fail(name, "the model's weights did not change: the round did not train it", hint)
+    if not torch.is_tensor(got) or got.shape != mixtures.shape:
+        _fail(name, f"you return {_shapes(got)}: the new estimates, one per mixture, {tuple(mixtures.shape)}", hint)
+    raw = predict(model, mixtures, device="cpu")
+    if torch.allclose(got, predict(model, estimates, device="cpu").clamp_min(0), atol=1e-5):
+        _fail(
+            name,
+            "the new estimates are the model applied to the old estimates",
+            "re-estimate from the real mixtures: model(mixtures), as at test time.",
+        )
+    if torch.allclose(got, raw, atol=1e-5) and (raw < 0).any():
+        _fail(name, "some new estimates are negative", "clip them at 0 (.clamp_min(0)): cells are never negative.")
+    if not torch.allclose(got, raw.clamp_min(0), atol=1e-5):
+        _fail(name, "the new estimates are not the trained model's output on the mixtures, clipped at 0", hint)
     _report(name, [], 1)
 
 

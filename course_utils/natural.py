@@ -15,7 +15,8 @@ et al. 2001, "A database of human segmented natural images...", ICCV: 200 train 
 downloaded once and checksum-verified by :mod:`course_utils.download`; its ``"val"`` split is every tenth of the
 200 training photographs, held out of its ``"train"`` split: see :func:`split_every`) or a folder of images.
 :class:`NoisyCrops` turns them into (noisy, clean) pairs: random crops with fresh noise for training,
-fixed centre crops with fixed noise for testing.
+fixed centre crops with fixed noise for testing; :func:`noisy_pair` makes one batch's (input, target) with a clean
+or a noisy (noise2noise) target.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ __all__ = [
     "random_crops",
     "centre_crops",
     "add_gaussian_noise",
+    "noisy_pair",
     "NoisyCrops",
 ]
 
@@ -161,6 +163,18 @@ def add_gaussian_noise(clean: torch.Tensor, sigma: float, *, generator=None) -> 
         raise ValueError(f"sigma is a standard deviation on the 0-255 scale, >= 0; got {sigma}")
     noise = torch.randn(clean.shape, generator=generator, device=clean.device, dtype=clean.dtype)
     return clean + noise * (sigma / 255.0)
+
+
+def noisy_pair(crops: torch.Tensor, sigma: float, noisy_targets: bool = False, *, generator=None):
+    """A training pair (input, target) for Gaussian denoising from clean ``crops`` (N, C, h, w) in [0, 1].
+
+    The input is the crops plus white Gaussian noise of standard deviation ``sigma`` / 255
+    (:func:`add_gaussian_noise`); the target is the clean crops (supervised), or with ``noisy_targets`` the
+    crops plus a second, independent draw of the same noise (noise2noise: Lehtinen et al. 2018, "Noise2Noise:
+    Learning Image Restoration without Clean Data", ICML). The target's noise is drawn first, then the input's.
+    """
+    target = add_gaussian_noise(crops, sigma, generator=generator) if noisy_targets else crops
+    return add_gaussian_noise(crops, sigma, generator=generator), target
 
 
 def folder_images(folder, gray: bool = True) -> list[torch.Tensor]:

@@ -1,7 +1,9 @@
-"""One small training loop, used by every notebook of the course."""
+"""One small training loop, used by every notebook of the course, and the one-cycle learning-rate schedule it
+usually runs with (:func:`one_cycle_lr`: the rate of each step, to draw or to check)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Callable
@@ -12,7 +14,7 @@ import torch.nn as nn
 from .device import get_device
 from .progress import Progress
 
-__all__ = ["fit", "History"]
+__all__ = ["fit", "History", "one_cycle_lr"]
 
 
 @dataclass
@@ -176,3 +178,39 @@ def _validate(model: nn.Module, val_fn) -> float:
     model.eval()
     with torch.no_grad():
         return float(val_fn(model))
+
+
+def one_cycle_lr(
+    step: int,
+    total_steps: int,
+    peak: float,
+    *,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+) -> float:
+    """The learning rate that training step ``step`` (0 .. ``total_steps`` - 1) uses under PyTorch's
+    ``OneCycleLR(optimizer, peak, total_steps=total_steps)`` (cosine annealing, two phases), stepped after
+    every optimizer step as :func:`fit` does. The one-cycle policy is Smith and Topin's ("Super-Convergence:
+    Very Fast Training of Neural Networks Using Large Learning Rates", 2019).
+
+    Warm-up: from ``peak / div_factor`` at step 0 up to ``peak`` at step ``pct_start * total_steps - 1``;
+    then down to ``peak / (div_factor * final_div_factor)`` at step ``total_steps - 1``. Each phase follows half
+    a cosine: ``end + (start - end) * (1 + cos(pi * t)) / 2``, ``t`` going from 0 to 1 over the phase.
+
+    Raises:
+        ValueError: ``total_steps`` < 2, or ``step`` outside 0 .. ``total_steps`` - 1.
+    """
+    if total_steps < 2 or not 0 <= step < total_steps:
+        raise ValueError(
+            f"step must lie in 0 .. total_steps - 1 with total_steps >= 2; got step={step}, total_steps={total_steps}"
+        )
+    start, low = peak / div_factor, peak / (div_factor * final_div_factor)
+    turn, last = float(pct_start * total_steps) - 1, total_steps - 1
+
+    def half_cosine(a: float, b: float, t: float) -> float:
+        return b + (a - b) * (1 + math.cos(math.pi * t)) / 2
+
+    if step <= turn:
+        return half_cosine(start, peak, step / turn if turn > 0 else 1.0)
+    return half_cosine(peak, low, (step - turn) / (last - turn))
