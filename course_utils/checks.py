@@ -40,6 +40,16 @@ __all__ = [
     "check_encoder_block",
     "check_bottleneck",
     "check_decoder_block",
+    "check_noisy_crops",
+    "check_he_bn_init",
+    "check_udncnn",
+    "check_dudncnn",
+    "check_n_params",
+    "check_rf_dncnn",
+    "check_rf_dudncnn",
+    "check_motion_kernel",
+    "check_wiener",
+    "check_patch_average",
     "check_simple_unet",
     "check_precision_recall",
     "check_error_map",
@@ -1258,6 +1268,425 @@ def check_dncnn(cls, name) -> None:
     _report(name, [], 1)
 
 
+# ---------------------------------------------------------------- notebook 05: the noisy crops
+
+
+def _seeded(body):
+    """A check body run on its own random stream, seeded: its verdict does not depend on what ran before it, and
+    the notebook's random stream is left as it was (the student's code may draw from torch's global generator)."""
+
+    @functools.wraps(body)
+    def seeded(fn, name):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            body(fn, name)
+
+    return seeded
+
+
+def _position_images() -> list[torch.Tensor]:
+    """Three colour images (3, H, W) whose pixels say where they are: channel 0 = row / 100, channel 1 =
+    column / 100, channel 2 = 0.2 + 0.3 x the image's number (values in [0, 1]), so a crop tells where it came from."""
+    out = []
+    for k, (h, w) in enumerate(((40, 52), (57, 44), (36, 39))):
+        rows = torch.arange(h, dtype=torch.float32)[:, None].expand(h, w) / 100
+        cols = torch.arange(w, dtype=torch.float32)[None, :].expand(h, w) / 100
+        out.append(torch.stack([rows, cols, torch.full((h, w), 0.2 + 0.3 * k)]))
+    return out
+
+
+def _where(clean: torch.Tensor, images: list[torch.Tensor]):
+    """(image number, top, left, flipped) of a crop of one of ``images``, or None if it is no crop of them."""
+    size = clean.shape[-1]
+    k = int(round((float(clean[2, 0, 0]) - 0.2) / 0.3))
+    if not 0 <= k < len(images):
+        return None
+    top = int(round(float(clean[0, 0, 0]) * 100))
+    for flipped, col in ((False, clean[1, 0, 0]), (True, clean[1, 0, -1])):
+        left = int(round(float(col) * 100))
+        window = images[k][:, top : top + size, left : left + size]
+        if window.shape == clean.shape and torch.allclose(window.flip(-1) if flipped else window, clean, atol=1e-6):
+            return k, top, left, flipped
+    return None
+
+
+@_check
+@_seeded
+def check_noisy_crops(cls, name) -> None:
+    """Check ``cls(images, size, sigma, length)``: a Dataset of ``length`` (noisy, clean) pairs, each a fresh
+    random (C, size, size) crop of a random image (a left-right flip allowed) and that crop plus fresh Gaussian
+    noise of standard deviation sigma / 255, unclipped; as :class:`course_utils.natural.NoisyCrops` in training."""
+    images, size, sigma, length = _position_images(), 16, 50.0, 37
+    data = _run(name, cls, [im.clone() for im in images], size, sigma, length=length)
+    n = _run(name, len, data)
+    if n != length:
+        problem = f"your __len__ returns {n!r}, but a data set built with length={length} has {length} items"
+        if n == len(images):
+            problem += f" ({n} is the number of images: an epoch is `length` random crops of them, not one per image)"
+        _fail(name, problem, "return the length given to the constructor (self.length).")
+    pairs, where = [], []
+    for i in list(range(length)) + [0] * 6:  # item 0 asked for again: a fresh crop and fresh noise each time
+        got = _run(name, data.__getitem__, i)
+        if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
+            _fail(name, f"item {i} is {_shapes(got)}; return a pair of tensors (noisy, clean)")
+        noisy, clean = (t.detach().float() for t in got)
+        if noisy.shape != (3, size, size) or clean.shape != (3, size, size):
+            _fail(
+                name,
+                f"item {i} has shapes {_shapes(got)}; expected ({3}, {size}, {size}) each: (channels, size, size)",
+                "crop image[:, top:top + size, left:left + size]; the images are (C, H, W) tensors already.",
+            )
+        if clean.min() < 0 or clean.max() > 1:
+            _fail(
+                name,
+                f"the clean crop of item {i} has values in [{clean.min():.2f}, {clean.max():.2f}], outside the "
+                "images' [0, 1]",
+                "keep the images' scale: the course works in [0, 1] (not the original assignment's [-1, 1]).",
+            )
+        found = _where(clean, images)
+        if found is None:
+            _fail(
+                name,
+                f"the clean half of item {i} is not a {size}x{size} window of one of the images",
+                "return the crop itself as the clean image: image[:, top:top + size, left:left + size].",
+            )
+        pairs.append((noisy, clean))
+        where.append(found)
+    if len({w[:3] for w in where}) < length // 3 or len({w[0] for w in where}) < 2:
+        _fail(
+            name,
+            f"{length + 6} items came from only {len({w[:3] for w in where})} different windows of "
+            f"{len({w[0] for w in where})} image(s): the crops are not random",
+            "draw the image with torch.randint(len(self.images), (1,)), then top and left with torch.randint.",
+        )
+    if len({w[:3] for w in where[length:]} | {where[0][:3]}) == 1:
+        _fail(
+            name,
+            "item 0 asked for 7 times gave the same crop each time",
+            "draw a new random crop at every call of __getitem__ (whatever the index): each epoch then sees new crops.",
+        )
+    noise = torch.stack([x - y for x, y in pairs])
+    std, want = noise.std().item(), sigma / 255
+    if torch.allclose(noise[0], noise[1], atol=1e-5) or torch.allclose(noise[0], noise[length], atol=1e-5):
+        _fail(name, "two items carry exactly the same noise", "draw fresh noise in __getitem__, not once in __init__.")
+    if abs(noise.mean().item()) > 0.25 * std:  # a Gaussian's mean, measured on 28,000 values: far below
+        hint = "torch.rand is uniform on [0, 1) (mean 0.5): use torch.randn, Gaussian of mean 0 and std 1."
+        _fail(name, f"the noise has mean {noise.mean().item():.3f}, not 0", hint)
+    if all(x.min() >= 0 and x.max() <= 1 for x, _ in pairs) and std < 0.95 * want:
+        _fail(
+            name,
+            "the noisy crops were clipped to [0, 1]: near black and white the noise is cut off, so it is no longer "
+            "Gaussian of mean 0",
+            "return clean + noise as it is, without clamp or clip.",
+        )
+    shift = (noise[..., 1:] * noise[..., :-1]).mean().item() / max(noise.var().item(), 1e-12)
+    if abs(shift) > 0.2:
+        _fail(
+            name,
+            f"noisy - clean is not white noise (neighbouring pixels correlate at {shift:.2f}): the noisy image is not "
+            "the clean crop plus noise",
+            "add the noise to the very crop you return as clean (same image, same window, same flip).",
+        )
+    if abs(std - want) > 0.08 * want:
+        guesses = [
+            (sigma, "sigma is on the 0-255 scale: divide it by 255 for images in [0, 1]"),
+            (2 * want, "the factor 2 of the original assignment is for images in [-1, 1]; here they are in [0, 1]"),
+            (30 / 255, "you used sigma = 30 whatever the data set was built with: use self.sigma"),
+            (want / 12**0.5, "torch.rand is uniform: use torch.randn (Gaussian, std 1) and multiply by sigma / 255"),
+        ]
+        hint = next((h for v, h in guesses if abs(std - v) < 0.08 * v), "multiply torch.randn(...) by sigma / 255.")
+        _fail(
+            name,
+            f"noisy - clean has std {std:.4f}; for sigma = {sigma:g} it should be {want:.4f} (= {sigma:g}/255)",
+            hint,
+        )
+    _report(name, [], 1)
+
+
+# ---------------------------------------------------------------- notebook 05: the assignment's initialisation
+
+
+@_check
+@_seeded
+def check_he_bn_init(fn, name) -> None:
+    """Check ``fn(net)``: in place, He initialisation (std sqrt(2 / fan_in)) of every convolution but the last,
+    the last one left as built, every BatchNorm2d(C) given weight 1.25·sqrt(C), bias 0 and eps = C; as
+    :func:`course_utils.dncnn.he_bn_init`. Measured on DnCNNs built with PyTorch's defaults."""
+    import math
+
+    from .dncnn import DnCNN
+
+    for D, C in ((8, 64), (2, 16)):
+        torch.manual_seed(D)
+        net = DnCNN(D, C, 3, init=False, bn_eps=1e-5)
+        last = net.conv[-1].weight.detach().clone()
+        _run(name, fn, net)
+        where = f"DnCNN(D={D}, C={C})"
+        for k, conv in enumerate(net.conv[:-1]):
+            fan_in = conv.in_channels * 9
+            std, he = conv.weight.std().item(), math.sqrt(2 / fan_in)
+            if abs(std - he) > 0.1 * he:
+                guesses = [
+                    (
+                        math.sqrt(1 / fan_in),
+                        "that is sqrt(1 / fan_in): He's gain for a ReLU is sqrt(2): "
+                        "nn.init.kaiming_normal_(w, nonlinearity='relu')",
+                    ),
+                    (
+                        math.sqrt(2 / (conv.out_channels * 9)),
+                        "that is sqrt(2 / fan_out): keep mode='fan_in' (the default)",
+                    ),
+                    (math.sqrt(1 / (3 * fan_in)), "that is PyTorch's default: the convolution was not initialised"),
+                ]
+                hint = next(
+                    (h for v, h in guesses if abs(std - v) < 0.1 * v),
+                    "nn.init.kaiming_normal_(conv.weight, nonlinearity='relu').",
+                )
+                _fail(
+                    name,
+                    f"in {where}, convolution {k} ({conv.in_channels} -> {conv.out_channels} channels) has weights of "
+                    f"std {std:.4f}; He's initialisation gives sqrt(2 / fan_in) = sqrt(2 / {fan_in}) = {he:.4f}",
+                    hint,
+                )
+        if not torch.equal(net.conv[-1].weight, last):
+            _fail(
+                name,
+                f"in {where} the last convolution was re-initialised",
+                "no ReLU follows the last convolution (it outputs the noise estimate): leave it as PyTorch built it.",
+            )
+        for k, bn in enumerate(net.bn):
+            want = 1.25 * math.sqrt(C)
+            if not torch.allclose(bn.weight, torch.full_like(bn.weight, want)):
+                _fail(
+                    name,
+                    f"in {where}, BatchNorm {k} has weights from {bn.weight.min().item():.3f} to "
+                    f"{bn.weight.max().item():.3f}; expected 1.25·sqrt(C) = {want:.3f} everywhere",
+                    "nn.init.constant_(bn.weight, 1.25 * math.sqrt(C)), with C = bn.num_features (not a fixed 64).",
+                )
+            if not torch.all(bn.bias == 0):
+                _fail(name, f"in {where}, BatchNorm {k} has nonzero biases", "nn.init.zeros_(bn.bias).")
+            if bn.eps != C:
+                _fail(
+                    name,
+                    f"in {where}, BatchNorm {k} has eps = {bn.eps:g}; the assignment's BatchNorm2d(C, C) has "
+                    f"eps = C = {C}",
+                    "set bn.eps = C: with weight 1.25·sqrt(C), it makes the layer scale by about 1.25 (section 4).",
+                )
+    _report(name, [], 1)
+
+
+# ---------------------------------------------------------------- notebook 05: UDnCNN and DUDnCNN
+
+
+def _layer_outputs(net, x) -> tuple[torch.Tensor, list[tuple[str, torch.Tensor]]]:
+    """``net(x)`` and the output of each of its Conv2d and BatchNorm2d layers, by name, in the order they ran."""
+    import torch.nn as nn
+
+    seen, hooks = [], []
+    for layer_name, module in net.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.BatchNorm2d)):
+            hooks.append(module.register_forward_hook(lambda m, i, o, n=layer_name: seen.append((n, o.detach()))))
+    try:
+        out = net(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return out, seen
+
+
+def _check_variant(name, cls, reference, x, hint):
+    """A student's UDnCNN / DUDnCNN against the course's: parameters, layer names, and, with the course's weights
+    loaded, every layer's output, in the order they run (the first that differs is named)."""
+    import torch.nn as nn
+
+    D, C = 6, 8
+    try:
+        net = cls(D, C, 3)
+    except NotImplementedError as e:
+        if not str(e).startswith(name):  # the constructor calls another exercise's function
+            _fail(
+                name,
+                f"building it stopped in an unfinished exercise: {e}",
+                "finish that one first, or take the course's version with its 'Stuck?' line.",
+            )
+        _not_done(name)
+    except Exception as e:
+        _fail(name, f"{name}({D}, {C}, 3) raised {type(e).__name__}: {e}")
+    if not isinstance(net, nn.Module):
+        _fail(name, f"{name}(D, C, channels) built a {type(net).__name__}, not an nn.Module")
+    bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+    ref = reference(D, C, 3, bn_eps=bns[0].eps if bns else None)
+    what = f"{reference.__name__}(D={D}, C={C}, channels=3)"
+    _same_params(
+        name,
+        net,
+        ref,
+        what,
+        problem=f"{name}(D={D}, C={C}) has {count_parameters(net):,} parameters, the course's {what} "
+        f"{count_parameters(ref):,}",
+        hint="the same layers as DnCNN: self.conv, D + 2 convolutions 3x3; self.bn, D BatchNorm2d(C). Pooling, "
+        "unpooling and dilation add no weights.",
+    )
+    mine, theirs = net.state_dict(), ref.state_dict()
+    if set(mine) != set(theirs):
+        odd = sorted(set(mine) ^ set(theirs))[:3]
+        _fail(
+            name,
+            f"your layers are not named as the course's ({', '.join(odd)} ...), so its weights cannot be copied in",
+            "keep DnCNN's names: self.conv (an nn.ModuleList of D + 2 Conv2d), self.bn (an nn.ModuleList of D "
+            "BatchNorm2d), in the order the layers are used.",
+        )
+    wrong = next((k for k in theirs if mine[k].shape != theirs[k].shape), None)
+    if wrong:
+        _fail(name, f"{wrong} has shape {tuple(mine[wrong].shape)}; the course's has {tuple(theirs[wrong].shape)}")
+    net.load_state_dict(theirs)
+    net.train(), ref.train()
+    got, seen = _run(name, _layer_outputs, net, x.clone())
+    want, expected = _layer_outputs(ref, x.clone())
+    if not torch.is_tensor(got) or got.shape != x.shape:
+        _fail(name, f"for x of shape {tuple(x.shape)} you return {_shapes(got)}, expected the same shape", hint)
+    ran = dict(seen)
+    for layer_name, out in expected:
+        if layer_name not in ran:
+            _fail(name, f"your forward never uses {layer_name}", hint)
+        if ran[layer_name].shape != out.shape or not torch.allclose(ran[layer_name], out, atol=1e-4, rtol=1e-4):
+            size = (
+                f" (shape {tuple(ran[layer_name].shape)}, the course's {tuple(out.shape)})"
+                if ran[layer_name].shape != out.shape
+                else ""
+            )
+            conv = dict(net.named_modules())[layer_name]
+            ref_conv = dict(ref.named_modules())[layer_name]
+            extra = ""
+            if isinstance(conv, nn.Conv2d) and (conv.dilation, conv.padding) != (ref_conv.dilation, ref_conv.padding):
+                extra = (
+                    f"; your {layer_name} has dilation {conv.dilation[0]} and padding {conv.padding[0]}, the course's "
+                    f"dilation {ref_conv.dilation[0]} and padding {ref_conv.padding[0]}"
+                )
+            _fail(
+                name,
+                f"with the course's weights, the first layer whose output differs is {layer_name}{size}{extra}: "
+                "what goes into it, or the layer itself, is not what the course's network computes",
+                hint,
+            )
+    if not torch.allclose(got, want, atol=1e-4, rtol=1e-4):
+        _fail(
+            name,
+            "every layer matches the course's, but the output differs",
+            "return x - self.conv[-1](h): the last convolution estimates the noise, which is removed from the input.",
+        )
+    _report(name, [], 1)
+
+
+@_check
+@_seeded
+def check_udncnn(cls, name) -> None:
+    """Check ``cls(D, C, channels)``: the U-shaped DnCNN, compared layer by layer with
+    :class:`course_utils.dncnn.UDnCNN` carrying the same weights (D = 6, a 32x48 colour batch)."""
+    from .dncnn import UDnCNN
+
+    hint = (
+        "conv + ReLU; then D/2 - 1 times (layer k, then F.max_pool2d(h, 2, return_indices=True), keeping the "
+        "pooled h and the indices); two layers at the bottom; then D/2 - 1 times (layer k on (h + the pooled "
+        "features of the same size) / sqrt(2), then F.max_unpool2d with their indices); then the last conv."
+    )
+    x = torch.rand(2, 3, 32, 48, generator=torch.Generator().manual_seed(2))
+    _check_variant(name, cls, UDnCNN, x, hint)
+
+
+@_check
+@_seeded
+def check_dudncnn(cls, name) -> None:
+    """Check ``cls(D, C, channels)``: the dilated U-shaped DnCNN, compared layer by layer with
+    :class:`course_utils.dncnn.DUDnCNN` carrying the same weights (D = 6, a 30x37 colour batch: any size)."""
+    from .dncnn import DUDnCNN
+
+    hint = (
+        "UDnCNN's forward without pooling and unpooling; convolution k dilated by 2^(poolings - unpoolings "
+        "before it in UDnCNN), padding = dilation; skips added and divided by sqrt(2) as in UDnCNN."
+    )
+    x = torch.rand(2, 3, 30, 37, generator=torch.Generator().manual_seed(3))
+    _check_variant(name, cls, DUDnCNN, x, hint)
+
+
+# ---------------------------------------------------------------- notebook 05: parameter count, receptive field
+
+
+@_check
+def check_n_params(fn, name) -> None:
+    """Check ``fn(D, C, channels=3)`` -> the number of parameters of DnCNN(D, C, channels) (the same for UDnCNN
+    and DUDnCNN), against ``count_parameters`` on 24 configurations."""
+    from .dncnn import DnCNN
+
+    failures, total, diffs = [], 0, []
+    for D, C, ch in itertools.product((0, 1, 3, 8), (4, 16, 64), (1, 3)):
+        total += 1
+        want = count_parameters(DnCNN(D, C, ch))
+        got = _case(name, fn, failures, f"{name}({D}, {C}, {ch})", D, C, ch)
+        if got is _BROKE:
+            continue
+        if got != want:
+            failures.append(f"DnCNN(D={D}, C={C}, channels={ch}) has {want:,} parameters, you return {got!r}")
+            if isinstance(got, (int, float)):
+                diffs.append((D, C, ch, want - got))
+    hint = (
+        "D + 2 convolutions 3x3 (in x out x 9 weights, plus out biases) and D BatchNorm2d(C) (a weight and a bias "
+        "per channel)."
+    )
+    if diffs and all(d == 2 * D * C for D, C, ch, d in diffs):
+        hint = "each BatchNorm2d(C) has 2C parameters (its weight and bias): add them."
+    elif diffs and all(d == -2 * D * C for D, C, ch, d in diffs):
+        hint = "BatchNorm's running mean and variance are buffers, not parameters: count only its weight and bias."
+    elif diffs and all(d == (D + 1) * C + ch for D, C, ch, d in diffs):
+        hint = "every convolution has a bias, one per output channel: add them."
+    _report(name, failures, total, hint)
+
+
+def _rf_cases(name, fn, cls, depths, formula_hint):
+    from .dncnn import measured_receptive_field, receptive_field
+
+    torch.manual_seed(0)
+    failures = []
+    for D in depths:
+        model = cls(D, 4, 1)
+        want = measured_receptive_field(model, receptive_field(model) + 24)  # an input a little wider than the field
+        got = _case(name, fn, failures, f"{name}({D})", D)
+        if got is not _BROKE and got != want:
+            failures.append(
+                f"D = {D}: measured {want} (the extent of the gradient of one output pixel), you return {got!r}"
+            )
+    _report(name, failures, len(depths), formula_hint)
+
+
+@_check
+@_seeded
+def check_rf_dncnn(fn, name) -> None:
+    """Check ``fn(D)`` -> the side of DnCNN(D)'s receptive field, against the gradient measurement
+    (:func:`course_utils.dncnn.measured_receptive_field`) for D = 0..10."""
+    from .dncnn import DnCNN
+
+    _rf_cases(
+        name, fn, DnCNN, range(0, 11), "count DnCNN(D)'s convolutions (D + 2); each 3x3 one widens the field by 2."
+    )
+
+
+@_check
+@_seeded
+def check_rf_dudncnn(fn, name) -> None:
+    """Check ``fn(D)`` -> the side of DUDnCNN(D)'s receptive field, against the gradient measurement
+    for D = 2, 4, 6, 8, 10."""
+    from .dncnn import DUDnCNN
+
+    _rf_cases(
+        name,
+        fn,
+        DUDnCNN,
+        (2, 4, 6, 8, 10),
+        "each 3x3 convolution of dilation d widens the field by 2d: add 1 + 2 x (the sum of the D + 2 dilations). "
+        "DUDnCNN has no pooling: nothing else counts.",
+    )
+
+
 # ---------------------------------------------------------------- notebook 08: motion blur
 
 
@@ -1298,6 +1727,226 @@ def check_blur(fn, name) -> None:
                 f"{label}: your image differs from the expected one by up to {(got - want).abs().max().item():.3f}",
                 hint,
             )
+    _report(name, [], len(cases))
+
+
+# ---------------------------------------------------------------- notebook 08: the motion kernel
+
+
+def _moments(k: torch.Tensor):
+    """Centre of mass (x right, y up, from the kernel's centre), angle (degrees in [0, 180)) of the main axis,
+    and the length of a uniform segment with the same spread along it, sqrt(12 x variance)."""
+    import math
+
+    k = k.double()
+    size = k.shape[-1]
+    c = size // 2
+    ys, xs = torch.meshgrid(
+        torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij"
+    )
+    x, y = xs - c, c - ys
+    mx, my = (k * x).sum().item(), (k * y).sum().item()
+    sxx, syy, sxy = (
+        (k * (x - mx) ** 2).sum().item(),
+        (k * (y - my) ** 2).sum().item(),
+        (k * (x - mx) * (y - my)).sum().item(),
+    )
+    angle = math.degrees(0.5 * math.atan2(2 * sxy, sxx - syy)) % 180
+    major = 0.5 * (sxx + syy) + math.sqrt(0.25 * (sxx - syy) ** 2 + sxy**2)
+    return mx, my, angle, math.sqrt(12 * major)
+
+
+@_check
+def check_motion_kernel(fn, name) -> None:
+    """Check ``fn(length, angle, size=21)`` -> a (size, size) kernel: non-negative, summing to 1, centred, along
+    ``angle`` degrees (counter-clockwise from the horizontal, rows growing downwards) and ``length`` pixels long;
+    compared by its moments with :func:`course_utils.blur.motion_kernel` (any anti-aliasing passes)."""
+    from .blur import motion_kernel
+
+    cases = [(7.0, 0.0, 21), (11.0, 30.0, 21), (9.0, 90.0, 21), (15.0, 135.0, 21), (6.5, 60.0, 21), (9.0, 160.0, 15)]
+    failures = []
+    for L, a, size in cases:
+        label = f"length {L:g}, angle {a:g}°, size {size}"
+        got = _case(name, fn, failures, f"{name}({L:g}, {a:g}, size={size})", L, a, size)
+        if got is _BROKE:
+            continue
+        if not torch.is_tensor(got) or got.shape != (size, size):
+            failures.append(f"{label}: you return {_shapes(got)}, expected ({size}, {size})")
+            continue
+        k = got.detach().double()
+        if k.min() < -1e-7 or abs(k.sum().item() - 1) > 1e-4:
+            failures.append(
+                f"{label}: values from {k.min():.3g}, summing to {k.sum():.4f}; a blur kernel is >= 0 and sums to 1"
+            )
+            continue
+        mx, my, angle, length = _moments(k)
+        _, _, _, ref_length = _moments(motion_kernel(L, a, size))
+        turn = min(abs(angle - a % 180), 180 - abs(angle - a % 180))
+        if abs(mx) > 0.3 or abs(my) > 0.3:
+            failures.append(
+                f"{label}: its centre of mass is at ({mx:+.1f}, {my:+.1f}) px from the centre; the segment is centred"
+            )
+        elif turn > 4:
+            mirrored = min(abs(angle - (-a) % 180), 180 - abs(angle - (-a) % 180)) <= 4
+            failures.append(
+                f"{label}: it lies at {angle:.0f}°"
+                + (" (mirrored: image rows grow downwards, so y = centre - t sin θ)" if mirrored else "")
+            )
+        elif abs(length - ref_length) > 1.0:
+            failures.append(
+                f"{label}: it is about {length:.1f} px long; a {L:g}-pixel segment (as the course draws it) "
+                f"spreads {ref_length:.1f}"
+            )
+    _report(
+        name,
+        failures,
+        len(cases),
+        "sample many points t from -L/2 to L/2, at column c + t cos θ and row c - t sin θ (c = size // 2), add "
+        "each to its nearest pixel (or share it between its four neighbours), then divide by the sum.",
+    )
+
+
+# ---------------------------------------------------------------- notebook 08: Wiener deconvolution
+
+
+def _wiener_variants(image: torch.Tensor, kernel: torch.Tensor, balance: float) -> dict[str, torch.Tensor]:
+    """Wiener deconvolution of an (H, W) image, right and with the usual slips, in float64."""
+    h, w = image.shape
+
+    def spectrum(small, centred=True):
+        padded = torch.zeros(h, w, dtype=torch.float64)
+        padded[: small.shape[0], : small.shape[1]] = small
+        if centred:
+            padded = padded.roll((-(small.shape[0] // 2), -(small.shape[1] // 2)), dims=(0, 1))
+        return torch.fft.rfft2(padded)
+
+    lap = torch.tensor([[0.0, -1, 0], [-1, 4, -1], [0, -1, 0]], dtype=torch.float64)
+    K, L, Y = spectrum(kernel.double()), spectrum(lap), torch.fft.rfft2(image.double())
+
+    def out(num, den):
+        return torch.fft.irfft2(num * Y / den, s=(h, w))
+
+    return {
+        "right": out(K.conj(), K.abs() ** 2 + balance * L.abs() ** 2),
+        "not centred": out(spectrum(kernel.double(), False).conj(), K.abs() ** 2 + balance * L.abs() ** 2),
+        "no conj": out(K, K.abs() ** 2 + balance * L.abs() ** 2),
+        "|L| not squared": out(K.conj(), K.abs() ** 2 + balance * L.abs()),
+        "no laplacian": out(K.conj(), K.abs() ** 2 + balance),
+    }
+
+
+@_check
+def check_wiener(fn, name) -> None:
+    """Check ``fn(image, kernel, balance)`` -> the Wiener deconvolution of an (H, W) image by a (k, k) kernel, in the
+    Fourier domain with periodic borders and the Laplacian as regulariser, against scikit-image's
+    ``restoration.wiener`` (what :func:`course_utils.classical.wiener` runs)."""
+    from skimage.restoration import wiener
+
+    from .blur import blur, motion_kernel
+
+    g = torch.Generator().manual_seed(9)
+    asymmetric = torch.zeros(5, 5)
+    asymmetric[2, 2], asymmetric[2, 4], asymmetric[0, 1] = 0.5, 0.3, 0.2
+    sharp = torch.rand(1, 36, 44, generator=g)
+    cases = [
+        ("a motion kernel, balance 0.1", motion_kernel(9, 30), 0.1),
+        ("a kernel that is not symmetric, balance 0.05", asymmetric, 0.05),
+        ("the same kernel, balance 1", asymmetric, 1.0),
+    ]
+    hints = {
+        "not centred": "the result is shifted: pad the kernel to the image's size, then roll it by -(k // 2) on both "
+        "axes so that its centre sits at pixel (0, 0).",
+        "no conj": "the numerator is the complex conjugate of the kernel's transform: K.conj().",
+        "|L| not squared": "the regulariser is balance x |L|², the Laplacian's transform squared in modulus.",
+        "no laplacian": "regularise with the Laplacian's transform (kernel [[0, -1, 0], [-1, 4, -1], [0, -1, 0]], "
+        "centred like the blur kernel), not a constant.",
+    }
+    for label, kernel, balance in cases:
+        blurred = blur(sharp, kernel)[0]
+        want = torch.from_numpy(wiener(blurred.double().numpy(), kernel.double().numpy(), balance, clip=False))
+        got = _run(name, fn, blurred.clone(), kernel.clone(), balance)
+        if not torch.is_tensor(got) or got.shape != blurred.shape:
+            _fail(
+                name,
+                f"{label}: you return {_shapes(got)}, expected {tuple(blurred.shape)}",
+                "torch.fft.irfft2(..., s=(H, W)).",
+            )
+        if got.is_complex():
+            _fail(
+                name,
+                f"{label}: your result is complex",
+                "torch.fft.irfft2 gives the real image back (rfft2 in, irfft2 out).",
+            )
+        got = got.detach().double()
+        if not torch.allclose(got, want, atol=1e-4):
+            variants = _wiener_variants(blurred, kernel, balance)
+            slip = next((v for v, x in variants.items() if v != "right" and torch.allclose(got, x, atol=1e-4)), None)
+            _fail(
+                name,
+                f"{label}: your image differs from scikit-image's by up to {(got - want).abs().max().item():.3g}",
+                hints.get(
+                    slip,
+                    "X = conj(K) · Y / (|K|² + balance · |L|²), with K and L the transforms of the kernel and "
+                    "of the Laplacian, each padded to (H, W) and centred at (0, 0).",
+                ),
+            )
+    _report(name, [], len(cases))
+
+
+# ---------------------------------------------------------------- notebook 08: patch averaging
+
+
+@_check
+@_seeded
+def check_patch_average(fn, name) -> None:
+    """Check ``fn(model, image, patch, stride)`` -> (C, H, W): the model on every patch x patch window taken every
+    ``stride`` pixels (the last row and column of windows moved to touch the border), outputs averaged where they
+    overlap, in eval mode; against :func:`course_utils.inference.patch_average`."""
+    from .dncnn import DnCNN
+    from .inference import patch_average
+
+    torch.manual_seed(4)
+    model = DnCNN(2, 4, 1)
+    for bn in model.bn:  # running statistics unlike a batch's, so that train mode shows
+        bn.running_mean.fill_(0.3)
+        bn.running_var.fill_(2.0)
+    g = torch.Generator().manual_seed(6)
+    cases = [
+        ("a 40x48 image, 16x16 patches every 8 pixels", torch.rand(1, 40, 48, generator=g), 16, 8),
+        (
+            "a 37x45 image, 16x16 patches every 8 pixels (the last ones touch the border)",
+            torch.rand(1, 37, 45, generator=g),
+            16,
+            8,
+        ),
+        ("a 24x24 image, 12x12 patches every 12 pixels (no overlap)", torch.rand(1, 24, 24, generator=g), 12, 12),
+    ]
+    for label, image, patch, stride in cases:
+        model.train()
+        want = patch_average(model, image, patch, stride, device="cpu")
+        model.train()
+        got = _run(name, fn, model, image.clone(), patch, stride)
+        if not torch.is_tensor(got) or got.shape != want.shape:
+            _fail(name, f"{label}: you return {_shapes(got)}, expected {tuple(want.shape)}")
+        got = got.detach().cpu().float()
+        if not torch.isfinite(got).all():
+            _fail(
+                name,
+                f"{label}: some pixels are NaN or infinite: no window covered them (0 / 0)",
+                "add a last window in each row and column that ends at the border (start H - patch, W - patch).",
+            )
+        if not torch.allclose(got, want, atol=1e-5):
+            bad = (got - want).abs().amax(0) > 1e-5
+            hint = (
+                "run the model in eval mode without gradients (course_utils.predict does both), add each output "
+                "into a sum, count how many windows cover each pixel, and divide."
+            )
+            if not bad[: image.shape[-2] - patch, : image.shape[-1] - patch].any():
+                hint = (
+                    "only the last rows or columns differ: the last window of each row and column should start at "
+                    "H - patch (W - patch), touching the border."
+                )
+            _fail(name, f"{label}: your image differs by up to {(got - want).abs().max().item():.3g}", hint)
     _report(name, [], len(cases))
 
 

@@ -20,6 +20,8 @@ convolution followed by a ReLU, BatchNorm weights 1.25·sqrt(C), and BatchNorm b
 ``BatchNorm2d(C, C)``, which sets eps = C (its second argument): with eps = C = 64 and weight 10, a
 BN layer at initialisation scales its centred input by about 10/sqrt(var + 64) ≈ 1.25 instead of
 normalising it to variance 100. ``bn_eps`` overrides this (``bn_eps=1e-5`` is PyTorch's default).
+:func:`he_bn_init` applies the same initialisation to a network built with PyTorch's defaults (notebook 05's
+exercise).
 
 Shapes: (N, channels, H, W) -> (N, channels, H, W), any H, W for DnCNN and DUDnCNN; H and W divisible
 by 2^(D/2 - 1) for UDnCNN. Images in [-1, 1] or [0, 1] alike (the net is trained on what you give it).
@@ -35,7 +37,15 @@ import torch.nn.functional as F
 
 from .checkpoints import register_model
 
-__all__ = ["DnCNN", "UDnCNN", "DUDnCNN", "level_scales", "receptive_field", "measured_receptive_field"]
+__all__ = [
+    "DnCNN",
+    "UDnCNN",
+    "DUDnCNN",
+    "he_bn_init",
+    "level_scales",
+    "receptive_field",
+    "measured_receptive_field",
+]
 
 
 def level_scales(D: int) -> list[int]:
@@ -47,6 +57,31 @@ def level_scales(D: int) -> list[int]:
     middle = [2**pools] * 2
     up = [2 ** (pools - j) for j in range(D - D // 2 - 1)]  # conv, then unpool
     return down + middle + up + [1]
+
+
+def he_bn_init(net: nn.Module) -> nn.Module:
+    """The assignment's initialisation, in place, of a network of the DnCNN family (any module whose
+    ``nn.Conv2d`` layers, in the order they are registered, end with the one convolution not followed by a ReLU):
+
+    * every convolution but the last: He initialisation (He, Zhang, Ren and Sun 2015, "Delving deep into
+      rectifiers", ICCV), weights normal with standard deviation sqrt(2 / fan_in), fan_in = in_channels x 3 x 3
+      (``nn.init.kaiming_normal_(..., nonlinearity="relu")``); biases kept;
+    * the last convolution: left as PyTorch built it;
+    * every ``nn.BatchNorm2d(C)`` (Ioffe and Szegedy 2015): weight 1.25·sqrt(C), bias 0 and eps = C, what the
+      assignment's ``BatchNorm2d(C, C)`` gives (see the module docstring for why this pair keeps the signal's
+      scale). Returns ``net``. The course's own classes do this in their constructor (``init=True``); this
+      function applies it to any network built with PyTorch's defaults, e.g. ``DnCNN(..., init=False)``."""
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise ValueError(f"he_bn_init initialises convolutions, and {type(net).__name__} has no nn.Conv2d")
+    for conv in convs[:-1]:  # every convolution followed by a ReLU
+        nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+    for bn in (m for m in net.modules() if isinstance(m, nn.BatchNorm2d)):
+        C = bn.num_features
+        nn.init.constant_(bn.weight, 1.25 * math.sqrt(C))
+        nn.init.zeros_(bn.bias)
+        bn.eps = float(C)
+    return net
 
 
 def _check_u(D: int) -> None:

@@ -81,3 +81,18 @@ def test_checkpoint_round_trip(tmp_path):
     back = cu.load_checkpoint(path, expect=UDnCNN)
     x = torch.rand(1, 1, 16, 16)
     assert torch.equal(back(x), m.eval()(x))
+
+
+def test_he_bn_init_is_the_constructors_initialisation():
+    from course_utils.dncnn import he_bn_init
+
+    torch.manual_seed(1)
+    built = DnCNN(4, 16, 3)
+    torch.manual_seed(1)
+    plain = DnCNN(4, 16, 3, init=False, bn_eps=1e-5)
+    assert plain.bn[0].eps == 1e-5 and torch.all(plain.bn[0].weight == 1)
+    assert he_bn_init(plain) is plain
+    assert all(torch.equal(a, b) for a, b in zip(built.state_dict().values(), plain.state_dict().values()))
+    assert all(bn.eps == 16 for bn in plain.bn)
+    with pytest.raises(ValueError, match="no nn.Conv2d"):
+        he_bn_init(torch.nn.Linear(2, 2))
