@@ -296,7 +296,7 @@ def load_segmenter(
     if state is None:
         model = _random(name, seed)  # the same architecture, random weights (the same ones for a given seed)
         message = (
-            f"⚠ no pretrained weights: {problem}. In Colab they download by themselves; offline, download "
+            f"No pretrained weights here: {problem}. In Colab they download by themselves; offline, download "
             f"{weights.url} on a computer that has internet and put the file in {path.parent}. Until then the "
             f"cells run the same code on a RANDOMLY INITIALISED {name}, whose labels mean nothing."
         )

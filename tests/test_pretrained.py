@@ -90,7 +90,7 @@ def test_absent_weights_and_downloads_off_give_one_clear_line_and_the_random_net
     monkeypatch.setattr(P, "_reachable", no_network)
     seg, seconds = within(60, P.load_segmenter, NAME, download=False)
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and out.startswith("⚠ no pretrained weights")
+    assert out.count("\n") == 1 and out.startswith("No pretrained weights here")
     for words in (FILE, str(torch_home), "Colab", P.weights_of(NAME).url, "RANDOMLY INITIALISED"):
         assert words in out
     assert not seg.pretrained and seg.source == "random" and seg.message == out.strip()
