@@ -26,8 +26,9 @@ own layer or the layers above it in this list, never sideways from another track
    * restoration (05, 08): :mod:`~course_utils.natural` (photographs, noisy crops), :mod:`~course_utils.dncnn`,
      :mod:`~course_utils.denoising`, :mod:`~course_utils.classical` (TV, NL-means, BM3D, Wiener,
      Richardson-Lucy), :mod:`~course_utils.blur`;
-   * weak supervision (06, 07): :mod:`~course_utils.synthetic` (the cells-under-clutter generators; their
-     engine in the private :mod:`~course_utils._stamping`), :mod:`~course_utils.weak` (noise2noise, NES);
+   * weak supervision (06, 07, 10): :mod:`~course_utils.synthetic` (the cells-under-clutter generators; their
+     engine in the private :mod:`~course_utils._stamping`), :mod:`~course_utils.weak` (noise2noise, NES),
+     :mod:`~course_utils.noise2void` (single noisy images: blind-spot masking, the masked loss);
    * a framework from scratch: :mod:`~course_utils.scratch` (notebook 09: layers with a hand-written backward
      pass, a loss, SGD and Adam, without autograd; checked against ``torch.nn``).
 4. **Course machinery**: :mod:`~course_utils.checks` (the exercises' self-checks), :mod:`~course_utils.claims`

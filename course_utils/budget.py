@@ -66,13 +66,15 @@ TRAINING_SIZES: dict[str, dict[str, dict]] = {
         "cpu": dict(steps=240, batch_size=16, nes_rounds=3, pool_size=2048, lr=3e-3),
         "fast": dict(steps=4, batch_size=4, nes_rounds=2, pool_size=32, lr=1e-3),
     },
-    # notebook 06 section 5: noise2noise on photographs, `steps` of the U-Net and the peak `lr` of its one-cycle
-    # schedule; cpu's 1e-2 chosen on the validation photographs (rocket, coins) against 1e-3, 3e-3 and 3e-2 (3e-2
+    # notebook 10 section 2, bench_noise2void.py: supervised, noise2noise and Noise2Void on photographs, `steps` of
+    # `batch_size` 64x64 crops for each Residual(UNet(1, 1, 16)), the peak `lr` of its one-cycle schedule, and the
+    # side of the validation and test photographs' centre crops, `test_size` (fast: small, for BM3D's sake); cpu's
+    # 1e-2 chosen on the validation photographs (rocket, coins) against 1e-3, 3e-3 and 3e-2 for noise2noise (3e-2
     # ended 0.2 dB higher but collapsed during its warm-up: within the noise of one run, and less stable)
-    "noise2noise photographs": {
-        "full": dict(steps=3000, lr=1e-3),
-        "cpu": dict(steps=150, lr=1e-2),
-        "fast": dict(steps=3, lr=1e-3),
+    "photographs": {
+        "full": dict(steps=3000, batch_size=16, lr=1e-3, test_size=256),
+        "cpu": dict(steps=150, batch_size=16, lr=1e-2, test_size=256),
+        "fast": dict(steps=3, batch_size=4, lr=1e-3, test_size=64),
     },
     # notebook 08: `steps` of the blind U-Net. `cpu` is what fits in the notebook's few minutes; `full` was chosen
     # on the validation tiles (bench_deblurring.py --steps 2400): their gain still rises at 2,400 steps, while the

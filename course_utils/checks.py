@@ -69,6 +69,8 @@ __all__ = [
     "check_conv2d",
     "check_mse_loss",
     "check_adam",
+    "check_n2v_mask",
+    "check_masked_mse",
 ]
 
 
@@ -2403,4 +2405,146 @@ def check_adam(cls, name) -> None:
                         "them in place) and count t from 1 up, once per step."
                     )
                 _fail(name, f"after step {step}, parameter {j} differs from torch.optim.Adam by up to {d:.3g}", hint)
+    _report(name, [], 1)
+
+
+@_check
+def check_n2v_mask(fn, name) -> None:
+    """Check ``fn(noisy, fraction, radius=2, generator=None) -> (masked, mask)``, Noise2Void's blind spots (Krull et
+    al. 2019): the mask an (N, 1, H, W) bool tensor with about ``fraction`` of the pixels; each masked pixel (every
+    channel) replaced by another pixel of its (2 radius + 1)^2 window, drawn uniformly, never itself; the other
+    pixels unchanged; the input left alone; every draw from ``generator``."""
+    n, c, h, w = 4, 2, 32, 32
+    # every value tells where it came from: image, channel, row, column
+    x = torch.arange(n * c * h * w, dtype=torch.float32).view(n, c, h, w)
+
+    def call(fraction, radius=2, seed=0, inp=x):
+        before = inp.clone()
+        got = _run(name, fn, inp, fraction, radius, generator=torch.Generator().manual_seed(seed))
+        if not torch.equal(inp, before):
+            _fail(name, "your function changed its input in place", "work on a copy: masked = noisy.clone().")
+        if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
+            _fail(name, f"{name} must return a pair of tensors (masked, mask), got {_shapes(got)}")
+        masked, mask = got
+        if masked.shape != inp.shape:
+            _fail(name, f"masked has shape {tuple(masked.shape)}; it must have the input's, {tuple(inp.shape)}")
+        if mask.dtype != torch.bool or mask.shape != (inp.shape[0], 1, *inp.shape[2:]):
+            _fail(
+                name,
+                f"mask is a {mask.dtype} tensor of shape {tuple(mask.shape)}; expected torch.bool of shape "
+                f"{(inp.shape[0], 1, *inp.shape[2:])} (one mask for all channels)",
+                "e.g. torch.rand(N, 1, H, W, generator=generator) < fraction.",
+            )
+        return masked, mask
+
+    masked, mask = call(0.1)
+    share = mask.float().mean().item()
+    if not 0.07 < share < 0.13:
+        _fail(
+            name,
+            f"with fraction=0.1 your mask covers {share:.3f} of the pixels",
+            "each pixel is masked with probability fraction (about fraction of all pixels).",
+        )
+    full = mask.expand_as(x)
+    if not torch.equal(masked[~full], x[~full]):
+        _fail(name, "pixels outside the mask changed", "only the masked pixels take a neighbour's value.")
+    # where each masked value came from
+    src = masked.long()
+    img, ch = src // (c * h * w), (src // (h * w)) % c
+    row, col = (src // w) % h, src % w
+    i, k, r, q = torch.meshgrid(*(torch.arange(s) for s in (n, c, h, w)), indexing="ij")
+    m = full
+    if not (torch.equal(img[m], i[m]) and torch.equal(ch[m], k[m])):
+        _fail(
+            name,
+            "a masked pixel took a value from another image or another channel",
+            "take the replacement from the same image and channel, only the position moves.",
+        )
+    dy, dx = row[m] - r[m], col[m] - q[m]
+    if ((dy == 0) & (dx == 0)).any():
+        _fail(
+            name,
+            f"{int(((dy == 0) & (dx == 0)).sum())} masked pixels kept their own value",
+            "the offset (dy, dx) must never be (0, 0), also at the border: flip an offset that leaves the image "
+            "instead of clamping it (clamping can land back on the pixel).",
+        )
+    if dy.abs().max() > 2 or dx.abs().max() > 2:
+        _fail(name, f"a replacement came from {int(max(dy.abs().max(), dx.abs().max()))} pixels away; radius is 2")
+    per_pixel = masked.view(n, c, h * w)
+    if not torch.equal(per_pixel[:, 0] - per_pixel[:, 1], torch.full_like(per_pixel[:, 0], -float(h * w))):
+        _fail(name, "the channels of a masked pixel came from different neighbours", "draw one offset per pixel.")
+    # the offsets cover the whole window: 24 of them for radius 2
+    masked, mask = call(0.5, seed=1)
+    src = masked.long()
+    m = mask.expand_as(x) & (r >= 2) & (r < h - 2) & (q >= 2) & (q < w - 2)
+    offsets = set(zip(((src // w) % h - r)[m].tolist(), (src % w - q)[m].tolist()))
+    if len(offsets) != 24:
+        _fail(
+            name,
+            f"away from the border your replacements use {len(offsets)} different offsets; the 5x5 window has 24 "
+            f"(without its centre)",
+            "draw dy and dx over the whole window, e.g. torch.randint(-radius, radius + 1, ...), and redraw or skip "
+            "(0, 0).",
+        )
+    big = call(0.3, radius=1, seed=2)[0]
+    src = big.long()
+    dyx = ((src // w) % h - r, src % w - q)
+    if max(dyx[0].abs().max(), dyx[1].abs().max()) > 1:
+        _fail(name, "with radius=1 a replacement came from further than 1 pixel away", "use radius, not a fixed 2.")
+    again = call(0.5, seed=1)
+    if not (torch.equal(again[0], masked) and torch.equal(again[1], mask)):
+        _fail(
+            name,
+            "with the same generator you give different masks or replacements: some draw does not use generator",
+            "pass generator=generator to every torch.rand / torch.randint.",
+        )
+    _report(name, [], 1)
+
+
+@_check
+def check_masked_mse(fn, name) -> None:
+    """Check ``fn(output, target, mask) -> 0-d tensor``: the mean squared error over the masked pixels only
+    (``mask`` (N, 1, H, W) bool, every channel of a masked pixel counted), with no gradient reaching the others."""
+    g = torch.Generator().manual_seed(4)
+    output = torch.rand(3, 2, 16, 16, generator=g, requires_grad=True)
+    target = torch.rand(3, 2, 16, 16, generator=g)
+    mask = torch.rand(3, 1, 16, 16, generator=g) < 0.1
+    full = mask.expand_as(output)
+    expected = ((output - target)[full] ** 2).mean()
+    got = _run(name, fn, output, target, mask)
+    if not torch.is_tensor(got) or got.dim() != 0:
+        _fail(
+            name,
+            f"{name} must return one number as a 0-d tensor, got {_shapes(got)}",
+            "end with .mean() or a sum / count.",
+        )
+    if not torch.isclose(got.detach(), expected.detach(), rtol=1e-5):
+        everywhere = F.mse_loss(output, target)
+        over_all = ((output - target) ** 2 * full).mean()
+        if torch.isclose(got.detach(), everywhere.detach(), rtol=1e-5):
+            problem = "you return the mean squared error over all pixels; Noise2Void scores only the masked ones"
+            hint = "the network saw every unmasked pixel: scoring it there teaches it to copy its input."
+        elif torch.isclose(got.detach(), over_all.detach(), rtol=1e-5):
+            problem = (
+                f"you divide the masked errors by the number of all values: {got.item():.4f} instead of "
+                f"{expected.item():.4f}, {got.item() / expected.item():.3f} times the right value"
+            )
+            hint = "divide by the number of masked values, so the loss does not shrink with the masking fraction."
+        else:
+            problem = (
+                f"on a random case you return {got.item():.6f}; the mean squared error over the masked pixels is "
+                f"{expected.item():.6f}"
+            )
+            hint = "square the difference, keep the masked values (every channel of a masked pixel), and average them."
+        _fail(name, problem, hint)
+    if got.requires_grad:
+        (grad,) = torch.autograd.grad(got, output)
+        if grad[~full].abs().max() > 0:
+            _fail(name, "a gradient reaches unmasked pixels", "the unmasked pixels must not count in the loss.")
+    else:
+        _fail(
+            name,
+            "your loss carries no gradient (did you call .item() or detach?)",
+            "return a tensor computed from output.",
+        )
     _report(name, [], 1)

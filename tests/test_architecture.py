@@ -15,7 +15,7 @@ TRACKS = {
     "convolution": {"convtranspose"},
     "segmentation": {"nuclei", "nuclei_data", "simple_unet", "augment", "segmentation"},
     "restoration": {"natural", "dncnn", "denoising", "classical", "blur"},
-    "weak supervision": {"synthetic", "_stamping", "weak"},
+    "weak supervision": {"synthetic", "_stamping", "weak", "noise2void"},
     "framework from scratch": {"scratch"},
 }
 MACHINERY = {"checks", "claims", "exercises", "build", "release", "kernel", "grade"}
