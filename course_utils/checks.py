@@ -2486,6 +2486,27 @@ def check_n2v_mask(fn, name) -> None:
             "draw dy and dx over the whole window, e.g. torch.randint(-radius, radius + 1, ...), and redraw or skip "
             "(0, 0).",
         )
+    # uniform over the window: each of the 24 offsets takes about 1/24 of the draws (a skewed draw, e.g. (0, 0)
+    # turned into (0, 1), gives one offset twice its share)
+    wide = torch.arange(16 * 64 * 64, dtype=torch.float32).view(16, 1, 64, 64)
+    masked_w, mask_w = call(0.5, seed=3, inp=wide)
+    rw = torch.arange(64).view(1, 1, 64, 1).expand(16, 1, 64, 64)
+    qw = torch.arange(64).view(1, 1, 1, 64).expand(16, 1, 64, 64)
+    inner = mask_w & (rw >= 2) & (rw < 62) & (qw >= 2) & (qw < 62)
+    src = masked_w.long()
+    codes = (((src // 64) % 64 - rw + 2) * 5 + (src % 64 - qw + 2))[inner]
+    counts = torch.bincount(codes, minlength=25).float()
+    share = counts / counts.sum() * 24
+    share[12] = 1.0  # the centre, already excluded above
+    worst = int((share - 1).abs().argmax())
+    if (share - 1).abs().max() > 0.25:
+        _fail(
+            name,
+            f"the offset ({worst // 5 - 2}, {worst % 5 - 2}) takes {share[worst].item():.2f} times its fair share of "
+            "the replacements; each of the 24 should be equally likely",
+            "draw the offset uniformly among the 24, e.g. draw an index 0..23 and skip the centre, or redraw (0, 0) "
+            "until it is not (0, 0); replacing (0, 0) by a fixed offset doubles that one.",
+        )
     big = call(0.3, radius=1, seed=2)[0]
     src = big.long()
     dyx = ((src // w) % h - r, src % w - q)
