@@ -332,3 +332,18 @@ def test_progress_line_formats():
     with Progress(10, "nothing", out=out):
         pass
     assert out.getvalue() == ""  # nothing ran: nothing said
+
+
+def test_predict_default_batch_is_small_on_the_cpu_and_changes_no_output():
+    from course_utils import inference
+    from course_utils.unet import UNet
+
+    calls = []
+    model = UNet(1, 1, 4).eval()
+    model.register_forward_hook(lambda m, args, out: calls.append(len(args[0])))
+    x = torch.rand(40, 1, 32, 32)
+    out = predict(model, x, device="cpu")
+    assert calls == [inference.CPU_BATCH, inference.CPU_BATCH, 40 - 2 * inference.CPU_BATCH]
+    assert torch.equal(out, predict(model, x, batch_size=64, device="cpu"))
+    with pytest.raises(ValueError, match="batch_size must be"):
+        predict(model, x, batch_size=0, device="cpu")
