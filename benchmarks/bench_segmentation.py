@@ -148,6 +148,7 @@ def main() -> None:
     ap.add_argument("--kromp", action="store_true")
     ap.add_argument("--notebooks", action="store_true")
     ap.add_argument("--real", action="append", type=Path, default=[], metavar="DIR", help="a folder of real images")
+    ap.add_argument("--checkpoint", type=Path, default=None, help="with --real: score this model, not the reference")
     args = ap.parse_args()
     if args.real:
         device = torch.device(args.device) if args.device else cu.get_device()
