@@ -418,6 +418,9 @@ def test_split_nuclei_separate_nuclei_cluster_border_and_messages():
     dots = apart.copy()
     dots[0, 49] = True
     assert split_nuclei(dots, min_size=5).max() == 2  # the stray pixel is dropped
+    specks = _discs((60, 60), [(15, 15), (40, 40)], 8)
+    specks[[2, 2, 55, 57], [50, 52, 3, 30]] = True  # 4 one-pixel specks: the typical nucleus stays ~200 px
+    assert split_nuclei(specks).max() == 6 and split_nuclei(specks, min_fraction=0.05).max() == 2
     with pytest.raises(ValueError, match="one \\(H, W\\) mask"):
         split_nuclei(np.zeros((2, 5, 5)))
     with pytest.raises(ValueError, match="between 0 and 1"):
