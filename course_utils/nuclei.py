@@ -50,7 +50,7 @@ HELD_OUT_SEED = 31337  # the 256 evaluation images of the benchmark and the refe
 BLUR = (0.4, 1.5)  # point-spread sigma (px) per image, uniform
 HAZE = 0.25  # chance of an image with out-of-focus nuclei
 # every option of make_nuclei widened towards real microscopes (issue #23): the reference model's training images
-WIDE = dict(scale=(2.5, 30.0), blur=(0.4, 3.0), dim=0.15, tissue=0.3, haze=0.5, bits=(4, 12), saturation=0.15)
+WIDE = dict(scale=(2.5, 40.0), blur=(0.4, 3.0), dim=0.15, tissue=0.3, haze=0.5, bits=(4, 12), saturation=0.15)
 
 
 def _numpy_rng(generator) -> np.random.Generator:
@@ -174,11 +174,12 @@ def _render(rng, h, w, scale=SCALE, blur=BLUR, dim=0.0, tissue=0.0, haze=HAZE, b
     # out-of-focus nuclei and glow around nuclei (no mask), uneven dark background
     haze_ = np.zeros((h, w))
     if rng.random() < haze:
-        bright = haze > HAZE  # the wider option: brighter out-of-focus nuclei, that keep their brightness
+        bright = haze > HAZE  # the wider option: brighter out-of-focus nuclei, defocused in proportion to size
         for cy, cx, a, b, t in zip(*_place(rng, h, w, scale, max(1, int(n_target * rng.uniform(0.1, 0.5))))):
-            _draw(haze_, None, None, cy, cx, a, b, t, rng.uniform(0.05, 0.8 if bright else 0.2), 0.0, 0.0)
+            _draw(haze_, None, None, cy, cx, a, b, t, rng.uniform(0.05, 0.6 if bright else 0.2), 0.0, 0.0)
         peak = haze_.max()
-        haze_ = ndimage.gaussian_filter(haze_, rng.uniform(2.0, 6.0))
+        # out of focus, the blur grows with the magnification, as the nuclei do: at least 0.4 semi-axis when bright
+        haze_ = ndimage.gaussian_filter(haze_, rng.uniform(2.0, 6.0) * (max(1.0, 0.4 * scale / 2.0) if bright else 1.0))
         if bright:
             haze_ *= peak / (haze_.max() + 1e-12)
     if tissue and rng.random() < tissue:  # bright, mottled cytoplasm or tissue under the nuclei (not in the mask)
@@ -202,12 +203,12 @@ def _render(rng, h, w, scale=SCALE, blur=BLUR, dim=0.0, tissue=0.0, haze=HAZE, b
 
 
 def _tissue(rng, h, w, scale) -> np.ndarray:
-    """A bright region with soft edges and a mottled texture, about as bright as a nucleus (0.3..0.9 of the
+    """A bright region with soft edges and a mottled texture, dimmer than a nucleus (0.2..0.6 of the
     typical one): the cytoplasm or yolk of an embryo, a tissue section, a smear, under the nuclei."""
     region = _smooth_noise(rng, (h, w), max(h, w) / rng.uniform(3.0, 8.0)) > rng.uniform(-1.0, 0.7)
     soft = ndimage.gaussian_filter(region.astype(float), rng.uniform(1.0, 2.0) * scale)
     mottle = 1.0 + rng.uniform(0.1, 0.4) * _smooth_noise(rng, (h, w), rng.uniform(0.5, 1.0) * scale)
-    return rng.uniform(0.3, 0.9) * soft * np.clip(mottle, 0.2, None)
+    return rng.uniform(0.2, 0.6) * soft * np.clip(mottle, 0.2, None)
 
 
 def _check_range(name, value, low, high):
@@ -254,9 +255,11 @@ def make_nuclei(
         blur: range of the point-spread blur's sigma (px), drawn per image; (0.4, 1.5).
         dim: chance that a nucleus is 3 to 8 times fainter than its neighbours (still in focus, in the mask).
         tissue: chance that an image has a bright, mottled tissue or cytoplasm background under its nuclei (not
-            in the mask), about as bright as a nucleus.
+            in the mask), 0.2 to 0.6 as bright as a nucleus, with edges softer than a nucleus's.
         haze: chance that an image has out-of-focus nuclei (not in the mask); above the default 0.25 they are
-            also brighter: up to 0.8 of a typical nucleus after their blur (at most 0.2 before it, at 0.25).
+            also brighter (up to 0.6 of a typical nucleus after their blur; at most 0.2 before it, at 0.25) and
+            blurred in proportion to their size (sigma at least 0.4 x the semi-axis: they stay out of focus at any
+            magnification, unlike in-focus nuclei, however large).
         bits: ``None``, or the range of the camera's bit depth b (drawn per image): the raw image is quantised
             to 2^b grey levels before normalisation, e.g. (4, 12).
         saturation: chance that an image is clipped at the brightness of a nucleus pixel (the 50th to 95th
