@@ -49,6 +49,9 @@ MAX_NUCLEI = 400
 HELD_OUT_SEED = 31337  # the 256 evaluation images of the benchmark and the reference model
 BLUR = (0.4, 1.5)  # point-spread sigma (px) per image, uniform
 HAZE = 0.25  # chance of an image with out-of-focus nuclei
+# Bright blobs that are not nuclei (tissue, bright out-of-focus nuclei) only among nuclei of semi-axis <= 10 px: among
+# large nuclei they taught the model that a large bright region is no nucleus (issue #23: Kromp's 90 px nuclei lost)
+BRIGHT_BLOBS_MAX_SCALE = 10.0
 # every option of make_nuclei widened towards real microscopes (issue #23): the reference model's training images
 WIDE = dict(scale=(2.5, 40.0), blur=(0.4, 3.0), dim=0.15, tissue=0.3, haze=0.5, bits=(4, 12), saturation=0.15)
 
@@ -174,7 +177,8 @@ def _render(rng, h, w, scale=SCALE, blur=BLUR, dim=0.0, tissue=0.0, haze=HAZE, b
     # out-of-focus nuclei and glow around nuclei (no mask), uneven dark background
     haze_ = np.zeros((h, w))
     if rng.random() < haze:
-        bright = haze > HAZE  # the wider option: brighter out-of-focus nuclei, defocused in proportion to size
+        # the wider option: brighter out-of-focus nuclei, defocused in proportion to size, among small nuclei only
+        bright = haze > HAZE and scale <= BRIGHT_BLOBS_MAX_SCALE
         for cy, cx, a, b, t in zip(*_place(rng, h, w, scale, max(1, int(n_target * rng.uniform(0.1, 0.5))))):
             _draw(haze_, None, None, cy, cx, a, b, t, rng.uniform(0.05, 0.6 if bright else 0.2), 0.0, 0.0)
         peak = haze_.max()
@@ -182,7 +186,8 @@ def _render(rng, h, w, scale=SCALE, blur=BLUR, dim=0.0, tissue=0.0, haze=HAZE, b
         haze_ = ndimage.gaussian_filter(haze_, rng.uniform(2.0, 6.0) * (max(1.0, 0.4 * scale / 2.0) if bright else 1.0))
         if bright:
             haze_ *= peak / (haze_.max() + 1e-12)
-    if tissue and rng.random() < tissue:  # bright, mottled cytoplasm or tissue under the nuclei (not in the mask)
+    # bright, mottled cytoplasm or tissue under small nuclei (not in the mask)
+    if tissue and rng.random() < tissue and scale <= BRIGHT_BLOBS_MAX_SCALE:
         haze_ += _tissue(rng, h, w, scale)
     glow = ndimage.gaussian_filter(mask.astype(float), scale * rng.uniform(0.3, 1.0)) * rng.uniform(0.0, 0.12)
     background = rng.uniform(0.0, 0.12) + rng.uniform(0.0, 0.12) * (_smooth_noise(rng, (h, w), max(h, w) / 4) + 2) / 4
@@ -255,9 +260,11 @@ def make_nuclei(
         blur: range of the point-spread blur's sigma (px), drawn per image; (0.4, 1.5).
         dim: chance that a nucleus is 3 to 8 times fainter than its neighbours (still in focus, in the mask).
         tissue: chance that an image has a bright, mottled tissue or cytoplasm background under its nuclei (not
-            in the mask), 0.2 to 0.6 as bright as a nucleus, with edges softer than a nucleus's.
+            in the mask), 0.2 to 0.6 as bright as a nucleus, with edges softer than a nucleus's; only where the
+            nuclei are small (semi-axis <= 10 px: at large nuclei a bright region would be ambiguous).
         haze: chance that an image has out-of-focus nuclei (not in the mask); above the default 0.25 they are
-            also brighter (up to 0.6 of a typical nucleus after their blur; at most 0.2 before it, at 0.25) and
+            also brighter, where the nuclei are small (up to 0.6 of a typical nucleus after their blur; at most 0.2
+            before it, at 0.25) and
             blurred in proportion to their size (sigma at least 0.4 x the semi-axis: they stay out of focus at any
             magnification, unlike in-focus nuclei, however large).
         bits: ``None``, or the range of the camera's bit depth b (drawn per image): the raw image is quantised
