@@ -59,18 +59,27 @@ TRAINED_DIAMETER = 16.0  # typical nucleus diameter (px) of the synthetic traini
 
 
 def estimate_diameter(image: np.ndarray) -> float:
-    """Typical nucleus diameter in pixels of a normalised image: the median equivalent diameter of the
-    bright components above Otsu's threshold (a rough guess, as Cellpose's size model)."""
+    """Typical nucleus diameter in pixels of a normalised image (a rough guess, as Cellpose's size model): the
+    equivalent diameter of the bright object that half of the foreground pixels lie in (an area-weighted median),
+    the objects found by Otsu's threshold on the image smoothed (Gaussian, sigma 1.5 px), touching ones split by
+    :func:`split_nuclei`; objects under 9 pixels (noise) or over 1/16 of the image (a bright region, not a
+    nucleus) are left out. 16 (the trained size) when nothing is left.
+
+    Weighting by area and smoothing first keep noise specks from pulling it down: on the real validation images
+    of issue #23 the plain median of Otsu's components said 3 px for nuclei of 90 px on 8 of 18 Kromp images."""
     from scipy import ndimage
     from skimage.filters import threshold_otsu
 
-    fg = image > threshold_otsu(image)
-    labels, n = ndimage.label(ndimage.binary_opening(fg))
-    if n == 0:
+    smooth = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), 1.5)
+    if smooth.max() <= smooth.min():
         return TRAINED_DIAMETER
+    labels = split_nuclei(smooth > threshold_otsu(smooth))
     areas = np.bincount(labels.ravel())[1:]
-    areas = areas[areas >= 4]
-    return float(2 * np.sqrt(np.median(areas) / np.pi)) if len(areas) else TRAINED_DIAMETER
+    areas = np.sort(areas[(areas >= 9) & (areas <= labels.size / 16)])
+    if not len(areas):
+        return TRAINED_DIAMETER
+    cumulative = np.cumsum(areas)
+    return float(2 * np.sqrt(areas[np.searchsorted(cumulative, cumulative[-1] / 2)] / np.pi))
 
 
 def _check_diameter(diameter) -> None:
