@@ -30,7 +30,7 @@ from pathlib import Path
 from .files import atomic_path
 from .progress import Progress
 
-__all__ = ["Remote", "REMOTES", "DownloadError", "cache_dir", "data_dir", "fetch", "sha256sum"]
+__all__ = ["Remote", "REMOTES", "SHIPPED", "DownloadError", "cache_dir", "data_dir", "fetch", "shipped", "sha256sum"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +64,39 @@ REMOTES: dict[str, Remote] = {
 }
 
 
+# Data files that ship with the repository (not downloaded): folder under data/ -> {path in it: SHA-256}.
+# nuclei-real: the small real nuclei set (data/nuclei-real/README.md: 2018 Data Science Bowl and Kromp et al. 2020
+# crops, CC0), cut by scripts/make_real_nuclei_set.py, which prints these lines.
+SHIPPED: dict[str, dict[str, str]] = {
+    "nuclei-real": {
+        "images/dsb_351771edfc_y224_x64.tif": "f8351d197088dd6f2ebc9bf8712d103596d6b589b3d9d886459d3dc2678e008c",
+        "images/dsb_3a22fe593d_y96_x96.tif": "ebf71b8df5b6e62f5731e5a9976d041d1fb5ac16dd6b0487f0ec4a65f37ec24c",
+        "images/dsb_724b6b7044_y0_x224.tif": "bb77dd1f285ac0bc243f55919d022d6269151bbab30cb515a414a9df18fc102d",
+        "images/dsb_98c5ead89c_y0_x0.tif": "e758426f6fa8281345fbee4fa01a017ed9de45a90024e800426f22339eaa0bac",
+        "images/dsb_9bb6e39d5f_y4_x64.tif": "1e1013f98b085b9df5f6bce8fdb30b6a02c5c6f840a93364cb8cd064ee46c6b6",
+        "images/dsb_a102535b0e_y224_x352.tif": "575462f392450b3bf0f97c0c2a5ed653f50814c4023b6c7167ca0bb9be3772dd",
+        "images/dsb_f81ca7ee25_y0_x0.tif": "e1f1b2312ede956cdd3899a1380a8bc5393e51c88889f4f35bee44bb60374df6",
+        "images/kromp_12_y64_x384.tif": "373bfc2d4b546341ecf3ab3f96c802cd0450bbd05b0cb51dcfd8025061ba0e48",
+        "images/kromp_13_y320_x384.tif": "58b61f8d9a1f10745d24c5d3e6f5d22995aa0ccf49d31b294bef024ba850ab6a",
+        "images/kromp_14_y128_x448.tif": "2ee4ca646c34848224f7be48230fb4158231cc60dfe84334ab1008891e8410d2",
+        "images/kromp_15_y256_x128.tif": "1ac74e5184a6b647ae3bc0f44ef06aa0d3cfb972b342654381204f9e891eea21",
+        "images/kromp_9_y192_x128.tif": "0eb3f64cd9102bfb5e6f58edd07d44c89a6f03c8bad24af7fae54e9102551424",
+        "masks/dsb_351771edfc_y224_x64.tif": "529e459eb344bf6c4744c3d18ffa5b9a44a9da532634294858832d18a53be14a",
+        "masks/dsb_3a22fe593d_y96_x96.tif": "9fc2f530666aab4a4a9ae73eb7068f2e19dd38489cd15e7fc392dbb26b6e71d4",
+        "masks/dsb_724b6b7044_y0_x224.tif": "2cf1808bd2d92c50ab9d87bbfebbc295e83fba7dc0c1aeb9fe3156a5784eb19a",
+        "masks/dsb_98c5ead89c_y0_x0.tif": "2ae2e195487ccafca4b10e531b28435633e6b24cdd73edc3048d1554debf832d",
+        "masks/dsb_9bb6e39d5f_y4_x64.tif": "28ef06499e166234cf1279598b04d99a0cff9bf1c3393f745ea435f79a7f44ae",
+        "masks/dsb_a102535b0e_y224_x352.tif": "b3af25b45c3b80cc4b7c3ff2d329117d670b2fbadcd7300c03648d27d96fa694",
+        "masks/dsb_f81ca7ee25_y0_x0.tif": "678a64f979cc9f757c9fa0404e81fcb85122ac403819ec6ee3518297b57d5b18",
+        "masks/kromp_12_y64_x384.tif": "f81cffee1ed7f696ce0770cfaf52d592bcde9166f48537219731c3e0dc15cb4f",
+        "masks/kromp_13_y320_x384.tif": "4d37ba79a9c6ce37cc47fa469726fb96381b0a5ca6d1d773bfc9006f952a0992",
+        "masks/kromp_14_y128_x448.tif": "235a5b72df1a8623ad056b884ff61e15ec892b0ab537581bf145e779b030424b",
+        "masks/kromp_15_y256_x128.tif": "d21bf16550e00dcdd3f3a5bb0c4630da47077e70deec35aa87d14e6e17e80629",
+        "masks/kromp_9_y192_x128.tif": "652063abb71ed1cd9ec2e3a338e89acca9bf14eec10dcc5ae24933e7b1c8e447",
+    },
+}
+
+
 class DownloadError(RuntimeError):
     """A download failed or gave the wrong bytes; the message says what to do."""
 
@@ -84,6 +117,36 @@ def cache_dir() -> Path:
     else:
         path = Path.home() / ".cache" / "course_utils"
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def shipped(folder: str, relative: str) -> Path:
+    """The path of a data file that ships with the repository, ``data/<folder>/<relative>`` (listed in
+    :data:`SHIPPED`, e.g. ``shipped("nuclei-real", "images/NAME.tif")``), after checking that it is there and that
+    its SHA-256 is the recorded one.
+
+    Raises:
+        KeyError: not a shipped file (the message lists where to look).
+        FileNotFoundError: missing (e.g. the package installed without a clone): the message says what to do.
+        DownloadError: the file's bytes changed: the message says how to get the course's copy back.
+    """
+    if relative not in SHIPPED.get(folder, {}):
+        raise KeyError(f"data/{folder}/{relative} is not a file the course ships; see course_utils.download.SHIPPED")
+    expected = SHIPPED[folder][relative]
+    relative = f"{folder}/{relative}"
+    path = data_dir() / relative
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is not here: it ships with the course repository (data/{relative}); work from a clone "
+            "(git clone ...; pip install -e .)"
+        )
+    digest = sha256sum(path)
+    if digest != expected:
+        raise DownloadError(
+            f"{path} has changed (SHA-256 {digest[:12]}..., expected {expected[:12]}...): restore the "
+            f"course's copy with `git checkout -- data/{relative}`, or regenerate it with "
+            "scripts/make_real_nuclei_set.py"
+        )
     return path
 
 

@@ -14,6 +14,11 @@ so that the test images are looked at only once, for the final report.
   cached as ``.npz`` (read with ``allow_pickle=False``; a damaged cache file stops with a message that
   says to delete it, and is never deleted or overwritten by the course).
 * :func:`load_folder`: your own data, PNG / TIFF / JPEG images with masks of the same name.
+
+And, of another kind (real images of any size, with instance masks, to measure a model, never to train it):
+
+* :func:`real_nuclei`: the 12 real crops that ship with the course in ``data/nuclei-real/`` (2018 Data Science
+  Bowl and Kromp et al. 2020, CC0; checksums in :data:`~course_utils.download.SHIPPED`), offline.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .download import REMOTES, Remote, cache_dir, fetch
+from .download import REMOTES, SHIPPED, Remote, cache_dir, fetch, shipped
 from .files import atomic_path
 from .images import IMAGE_SUFFIXES, normalize_percentile, read_image, to_gray
 from .nuclei import make_nuclei
@@ -35,6 +40,8 @@ __all__ = [
     "nuclei_dataset",
     "load_kromp",
     "load_folder",
+    "RealNuclei",
+    "real_nuclei",
     "N_TRAIN",
     "N_TEST",
     "N_VALIDATION",
@@ -255,3 +262,51 @@ def load_folder(images, masks, size: int | None = LAB_SIZE, *, test_fraction: fl
         len(X) - n_test,
         [p.stem for p in pictures],
     )
+
+
+@dataclass(frozen=True)
+class RealNuclei:
+    """One real fluorescence image with its instance mask, as stored: ``image`` uint8 (H, W) (raw, not
+    normalised), ``labels`` uint16 (H, W) (0 background, 1..k one number per nucleus), ``source`` the set it comes
+    from (``"dsb2018"`` or ``"kromp2020"``), ``name`` its file stem (``dsb_<ImageId start>_y<row>_x<col>`` or
+    ``kromp_<n>_y<row>_x<col>``: the source image and the crop's top-left corner)."""
+
+    name: str
+    source: str
+    image: np.ndarray
+    labels: np.ndarray
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The binary mask (H, W), bool: ``labels > 0``."""
+        return self.labels > 0
+
+
+def real_nuclei(source: str | None = None) -> list[RealNuclei]:
+    """The small real set that ships with the course (``data/nuclei-real/``, its README gives sources, licence
+    and citations): 7 crops of 256x256 from the 2018 Data Science Bowl (Caicedo et al. 2019, Nature Methods
+    16:1247; several labs and microscopes) and 5 of 512x512 from the neuroblastoma images of Kromp et al. 2020
+    (Scientific Data 7:262), all CC0, with instance masks. Each file's SHA-256 is checked
+    (:func:`~course_utils.download.shipped`). Real images are for measuring a model trained on synthetic ones
+    (notebooks 02-03, ``tests/test_reference.py``), never for training it.
+
+    Args:
+        source: ``None`` for all 12, ``"dsb2018"`` or ``"kromp2020"`` for one set's.
+
+    Returns:
+        a list of :class:`RealNuclei` in name order; images of different sizes, so a list, not a batch:
+        ``cu.segment_nuclei(r.image)`` takes each as it is.
+    """
+    sources = ("dsb2018", "kromp2020")
+    if source is not None and source not in sources:
+        raise ValueError(f"real_nuclei: source is one of {sources} or None (all), not {source!r}")
+    out = []
+    for key in sorted(k for k in SHIPPED["nuclei-real"] if k.startswith("images/")):
+        name = Path(key).stem
+        src = {"dsb": "dsb2018", "kromp": "kromp2020"}[name.split("_", 1)[0]]
+        if source is not None and src != source:
+            continue
+        image = read_image(shipped("nuclei-real", key))
+        labels = read_image(shipped("nuclei-real", "masks/" + key.removeprefix("images/")))
+        out.append(RealNuclei(name, src, image, labels))
+    return out

@@ -3,7 +3,9 @@ nuclei model.
 
 * :func:`segment_nuclei`: fluorescence image (any size, any range) -> boolean nucleus mask, with the
   reference model ``data/checkpoints/unet_nuclei.pt`` by default (see ``scripts/train_nuclei_reference.py``);
-  a batch (N, C, H, W) -> masks (N, H, W).
+  a batch (N, C, H, W) -> masks (N, H, W); with ``instances=True`` labelled nuclei instead (:func:`split_nuclei`).
+* :func:`split_nuclei`: a binary mask -> one number per nucleus, touching nuclei split by a watershed on the
+  distance transform (the instance view, notebook 03's semantic/instance difference).
 * :func:`choose_threshold`: the threshold on the logits with the best IoU on validation images (notebook 03).
 * Training cells of notebooks 03-04: :func:`training_seconds` says how long a training will take here before
   it starts; :class:`TrainedModels` holds what a cell trains and, when the cell was interrupted, says so
@@ -30,6 +32,7 @@ from .inference import predict_image
 __all__ = [
     "segment_nuclei",
     "estimate_diameter",
+    "split_nuclei",
     "load_reference_nuclei_model",
     "REFERENCE_NUCLEI",
     "choose_threshold",
@@ -56,18 +59,27 @@ TRAINED_DIAMETER = 16.0  # typical nucleus diameter (px) of the synthetic traini
 
 
 def estimate_diameter(image: np.ndarray) -> float:
-    """Typical nucleus diameter in pixels of a normalised image: the median equivalent diameter of the
-    bright components above Otsu's threshold (a rough guess, as Cellpose's size model)."""
+    """Typical nucleus diameter in pixels of a normalised image (a rough guess, as Cellpose's size model): the
+    equivalent diameter of the bright object that half of the foreground pixels lie in (an area-weighted median),
+    the objects found by Otsu's threshold on the image smoothed (Gaussian, sigma 1.5 px), touching ones split by
+    :func:`split_nuclei`; objects under 9 pixels (noise) or over 1/16 of the image (a bright region, not a
+    nucleus) are left out. 16 (the trained size) when nothing is left.
+
+    Weighting by area and smoothing first keep noise specks from pulling it down: on the real validation images
+    of issue #23 the plain median of Otsu's components said 3 px for nuclei of 90 px on 8 of 18 Kromp images."""
     from scipy import ndimage
     from skimage.filters import threshold_otsu
 
-    fg = image > threshold_otsu(image)
-    labels, n = ndimage.label(ndimage.binary_opening(fg))
-    if n == 0:
+    smooth = ndimage.gaussian_filter(np.asarray(image, dtype=np.float32), 1.5)
+    if smooth.max() <= smooth.min():
         return TRAINED_DIAMETER
+    labels = split_nuclei(smooth > threshold_otsu(smooth))
     areas = np.bincount(labels.ravel())[1:]
-    areas = areas[areas >= 4]
-    return float(2 * np.sqrt(np.median(areas) / np.pi)) if len(areas) else TRAINED_DIAMETER
+    areas = np.sort(areas[(areas >= 9) & (areas <= labels.size / 16)])
+    if not len(areas):
+        return TRAINED_DIAMETER
+    cumulative = np.cumsum(areas)
+    return float(2 * np.sqrt(areas[np.searchsorted(cumulative, cumulative[-1] / 2)] / np.pi))
 
 
 def _check_diameter(diameter) -> None:
@@ -132,8 +144,10 @@ def segment_nuclei(
     diameter: float | str | None = None,
     tile: int | None = None,
     device=None,
+    instances: bool = False,
 ) -> np.ndarray:
-    """Boolean nucleus mask (H, W) of one fluorescence image of any size, or masks (N, H, W) of a batch.
+    """Boolean nucleus mask (H, W) of one fluorescence image of any size, or masks (N, H, W) of a batch
+    (labelled nuclei instead with ``instances=True``).
 
     Args:
         image: (H, W) gray; (H, W, C) colour with the stain in one channel (the channel with the most signal
@@ -150,12 +164,79 @@ def segment_nuclei(
             nuclei 5 to 36 pixels across; for images at a higher magnification give it (or ``"auto"`` to
             estimate it, for each image of a batch), and the image is rescaled so that nuclei are about 16
             pixels across, then the mask scaled back. ``None``: use the image as it is.
+        instances: return labelled nuclei instead of the mask: int32 (H, W) (or (N, H, W)), 0 background,
+            1..k one number per nucleus, touching nuclei split by :func:`split_nuclei`, specks under 5 % of the
+            typical nucleus's area dropped (``min_fraction=0.05``: on the real validation crops of
+            ``data/nuclei-real`` it raised the object F1 from 0.42 to 0.65 on Kromp's); ``labels > 0`` is the
+            mask less those specks.
     """
     _check_diameter(diameter)
     planes, batch = _planes(image)
     model = model if model is not None else load_reference_nuclei_model(device)
     masks = [_segment(img, model, threshold, normalize, diameter, tile, device) for img in planes]
+    if instances:
+        masks = [split_nuclei(m, min_fraction=0.05) for m in masks]
     return np.stack(masks) if batch else masks[0]
+
+
+def split_nuclei(mask, *, depth: float = 0.3, min_size: int = 0, min_fraction: float = 0.0) -> np.ndarray:
+    """Label image of a binary nucleus mask, touching nuclei split: the instance view of a semantic mask.
+
+    Each connected component (8-connectivity) is cut along the watershed of its distance transform (the
+    distance of each pixel to the background), flooded from the component's distance maxima that stand out by
+    at least ``depth`` x its largest distance (an h-maximum, so the rule is the same for nuclei of any size):
+    two round nuclei joined by a neck narrower than (1 - depth) x their radius become two; a lone convex nucleus,
+    whose distance transform has one peak, stays one. The classical split of touching nuclei (e.g. Malpica et
+    al. 1997, "Applying watershed algorithms to the segmentation of clustered nuclei", Cytometry 28:289).
+
+    Args:
+        mask: (H, W) binary (bool, 0/1 or any numbers: non-zero is foreground), NumPy array or tensor.
+        depth: in (0, 1): how deep the saddle between two peaks must be, relative to the larger radius, to split
+            there; larger splits less.
+        min_size: objects of fewer pixels are dropped (set to background).
+        min_fraction: objects smaller than this fraction of the typical nucleus's area are dropped too; the
+            typical area is the area-weighted median (the size of the object that half of the foreground pixels
+            lie in), so that many small specks do not pull it down.
+
+    Returns:
+        int32 (H, W): 0 background, 1..k one number per nucleus, numbered in raster order of their first pixel.
+        ``labels > 0`` equals ``mask`` (up to the objects under ``min_size``).
+    """
+    from scipy import ndimage
+    from skimage.morphology import reconstruction
+    from skimage.segmentation import watershed
+
+    m = np.asarray(mask.detach().cpu() if torch.is_tensor(mask) else mask)
+    if m.ndim != 2:
+        raise ValueError(f"split_nuclei: expected one (H, W) mask, got shape {m.shape}; for a batch, one at a time")
+    if not 0 < depth < 1:
+        raise ValueError(f"split_nuclei: depth is a fraction of a nucleus's radius, between 0 and 1, not {depth!r}")
+    m = m != 0
+    components, n = ndimage.label(m, structure=np.ones((3, 3)))
+    if n == 0:
+        return np.zeros(m.shape, np.int32)
+    dist = ndimage.distance_transform_edt(m)  # the image's edge is no background: cut nuclei go on beyond it
+    peak = ndimage.maximum(dist, components, np.arange(n + 1))
+    h = np.maximum(depth * peak[components], 0.5)  # per pixel: its component's rule; >= half a pixel (the grid)
+    h[~m] = 0
+    tops = (dist - reconstruction(dist - h, dist, method="dilation")) >= h - 1e-6  # the h-maxima's plateaus
+    markers, _ = ndimage.label(tops & m, structure=np.ones((3, 3)))
+    labels = watershed(-dist, markers, mask=m)
+    sizes = np.bincount(labels.ravel())
+    if min_fraction > 0:
+        areas = np.sort(sizes[1:][sizes[1:] > 0])
+        cumulative = np.cumsum(areas)
+        min_size = max(min_size, min_fraction * areas[np.searchsorted(cumulative, cumulative[-1] / 2)])
+    if min_size > 0:
+        labels[sizes[labels] < min_size] = 0
+    # renumber 1..k in raster order
+    _, first = np.unique(labels.ravel(), return_index=True)
+    order = np.unique(labels.ravel())
+    new = np.zeros(int(labels.max()) + 1, np.int32)
+    keep = order > 0
+    ranks = np.argsort(np.argsort(first[keep]))
+    new[order[keep]] = ranks + 1
+    return new[labels]
 
 
 def _segment(img, model, threshold, normalize, diameter, tile, device) -> np.ndarray:

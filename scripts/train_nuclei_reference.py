@@ -10,7 +10,11 @@ every 100 steps, random 90° rotations and flips), batch 16. Prints IoU and Dice
 images (course_utils.nuclei.held_out_nuclei) and stores them, with the training recipe, in the
 checkpoint's metadata. An existing checkpoint is never overwritten unless --force is given.
 --init continues from a checkpoint (a second stage, e.g. with a lower learning rate and a fresh pool);
-the recorded recipe then lists every stage.
+the recorded recipe then lists every stage. --wide F draws a fraction F of the pool (and of every refresh) with
+every option of make_nuclei widened towards real microscopes (course_utils.nuclei.WIDE: larger, dimmer and more
+blurred nuclei, tissue backgrounds, out-of-focus nuclei, few grey levels, saturation; issue #23), the rest as the
+lab's images. Real images are never training data: score a stage on them with
+``benchmarks/bench_segmentation.py --real DIR --checkpoint stage.pt`` and keep the stage that does best there.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch
 
 import course_utils as cu
 from course_utils.metrics import segmentation_scores
-from course_utils.nuclei import held_out_nuclei, make_nuclei
+from course_utils.nuclei import WIDE, held_out_nuclei, make_nuclei
 
 
 def main() -> None:
@@ -37,14 +41,26 @@ def main() -> None:
     ap.add_argument("--out", default=str(cu.download.data_dir() / "checkpoints" / "unet_nuclei.pt"))
     ap.add_argument("--force", action="store_true", help="overwrite an existing checkpoint")
     ap.add_argument("--init", default=None, help="start from this checkpoint instead of random weights")
+    ap.add_argument("--wide", type=float, default=0.0, help="fraction of images drawn with nuclei.WIDE (0..1)")
     args = ap.parse_args()
+    if not 0 <= args.wide <= 1:
+        raise SystemExit(f"--wide is a fraction between 0 and 1, not {args.wide}")
     out = Path(args.out)
     if out.exists() and not args.force:
         raise SystemExit(f"{out} exists; pass --force to replace it (or --out elsewhere)")
     cu.seed_everything(args.seed)
     g = torch.Generator().manual_seed(args.seed)
     t0 = time.time()
-    pool_x, pool_y = make_nuclei(args.pool, generator=g)
+
+    def draw(k):
+        """k images: a fraction args.wide of them with WIDE options, the rest as the lab's; shuffled."""
+        n_wide = round(k * args.wide)
+        x0, y0 = make_nuclei(k - n_wide, generator=g)
+        x1, y1 = make_nuclei(n_wide, generator=g, **WIDE)
+        order = torch.randperm(k, generator=g)
+        return torch.cat([x0, x1])[order], torch.cat([y0, y1])[order]
+
+    pool_x, pool_y = draw(args.pool)
     print(f"pool of {args.pool} images in {time.time() - t0:.0f} s", flush=True)
     stages = []
     if args.init:
@@ -66,7 +82,7 @@ def main() -> None:
         if step % 100 == 0:  # refresh 1/16 of the pool
             k = args.pool // 16
             at = torch.randint(args.pool - k + 1, ()).item()
-            pool_x[at : at + k], pool_y[at : at + k] = make_nuclei(k, generator=g)
+            pool_x[at : at + k], pool_y[at : at + k] = draw(k)
         idx = torch.randint(args.pool, (args.batch,), generator=g)
         x, y = pool_x[idx], pool_y[idx]
         k = int(torch.randint(4, (), generator=g))
@@ -100,6 +116,7 @@ def main() -> None:
             "lr": args.lr,
             "pool": args.pool,
             "seed": args.seed,
+            "wide": args.wide,
             "train_minutes": round(train_s / 60, 1),
         }
     )
@@ -108,7 +125,8 @@ def main() -> None:
         out,
         overwrite=args.force,  # checked before training: replace only with --force
         reference=True,  # the one writer allowed into data/checkpoints
-        data="course_utils.nuclei.make_nuclei (synthetic, 128x128)",
+        data="course_utils.nuclei.make_nuclei (synthetic, 128x128"
+        + (", WIDE options in some stages)" if any(st.get("wide") for st in stages) else ")"),
         steps=sum(s["steps"] for s in stages),
         batch=args.batch,
         stages=stages,

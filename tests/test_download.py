@@ -265,3 +265,45 @@ def test_a_good_kromp_cache_is_read(tmp_path):
     (cache / "kromp_test_128.npz").write_bytes(GOOD_NPZ)
     data = load_kromp(remote=Remote("http://127.0.0.1:9/none", "0" * 64, "kromp_test.zip"), cache=cache)
     assert data.X.shape == (3, 1, 128, 128) and data.n_train == 2 and data.names == ["a", "b", "c"]
+
+
+# ---------------------------------------------------------------- the real nuclei set that ships (issue #23)
+def test_real_nuclei_ship_with_their_masks_licence_and_checksums():
+    from course_utils.download import SHIPPED, data_dir
+    from course_utils.nuclei_data import real_nuclei
+
+    real = real_nuclei()
+    assert [r.source for r in real].count("dsb2018") == 7 and [r.source for r in real].count("kromp2020") == 5
+    assert [r.name for r in real_nuclei("kromp2020")] == [r.name for r in real if r.source == "kromp2020"]
+    for r in real:
+        assert r.image.dtype == np.uint8 and r.labels.dtype == np.uint16 and r.image.shape == r.labels.shape
+        assert r.image.shape == ((256, 256) if r.source == "dsb2018" else (512, 512))
+        assert r.labels.max() >= 5 and len(np.unique(r.labels)) == r.labels.max() + 1  # numbered 1..k
+        assert 0.03 < r.mask.mean() < 0.6 and r.image[r.mask].mean() > r.image[~r.mask].mean()  # nuclei brighter
+    folder = data_dir() / "nuclei-real"
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.tif"))
+    assert files == sorted(SHIPPED["nuclei-real"])  # every file listed, nothing else shipped
+    assert sum((folder / f).stat().st_size for f in files) < 3 * 2**20  # a few MB at most
+    readme = (folder / "README.md").read_text()
+    assert "CC0" in readme and "doi:10.1038/s41592-019-0612-7" in readme and "doi:10.1038/s41597-020-00608-w" in readme
+    with pytest.raises(ValueError, match="dsb2018"):
+        real_nuclei("bbbc")
+
+
+def test_shipped_refuses_a_changed_or_missing_file(monkeypatch, tmp_path):
+    from course_utils import download
+
+    folder = tmp_path / "nuclei-real" / "images"
+    folder.mkdir(parents=True)
+    (folder / "a.tif").write_bytes(b"one")
+    monkeypatch.setattr(download, "data_dir", lambda: tmp_path)
+    monkeypatch.setattr(download, "SHIPPED", {"nuclei-real": {"images/a.tif": hashlib.sha256(b"one").hexdigest()}})
+    assert download.shipped("nuclei-real", "images/a.tif") == folder / "a.tif"
+    (folder / "a.tif").write_bytes(b"two")
+    with pytest.raises(DownloadError, match="git checkout -- data/nuclei-real/images/a.tif"):
+        download.shipped("nuclei-real", "images/a.tif")
+    (folder / "a.tif").unlink()
+    with pytest.raises(FileNotFoundError, match="clone"):
+        download.shipped("nuclei-real", "images/a.tif")
+    with pytest.raises(KeyError, match="not a file the course ships"):
+        download.shipped("nuclei-real", "images/b.tif")

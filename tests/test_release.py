@@ -14,6 +14,7 @@ from course_utils.release import MARKER, write_release
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+BINARY = {".pt", ".tif", ".tiff", ".png", ".jpg", ".jpeg"}  # data/checkpoints, data/nuclei-real
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def release_texts(dest: Path) -> dict[str, str]:
     return {
         p.relative_to(dest).as_posix(): p.read_text(encoding="utf-8")
         for p in dest.rglob("*")
-        if p.is_file() and p.suffix != ".pt"
+        if p.is_file() and p.suffix not in BINARY  # model weights and images hold no answer text
     }
 
 

@@ -376,3 +376,63 @@ def test_trained_models_say_which_cell_to_run():
     assert not isinstance(NotTrainedError("x"), KeyError), "never a bare KeyError"
     with pytest.raises(TypeError, match="which cell"):
         TrainedModels("")
+
+
+# ---------------------------------------------------------------- instance view: split_nuclei, instances=True
+def _discs(shape, centres, r):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return np.any([(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r for cy, cx in centres], axis=0)
+
+
+def test_split_nuclei_splits_two_touching_discs_and_keeps_one_disc_whole():
+    from course_utils.segmentation import split_nuclei
+
+    two = _discs((40, 60), [(20, 18), (20, 38)], 10)  # touching: one connected component
+    assert M.count_objects(torch.from_numpy(two)) == 1
+    labels = split_nuclei(two)
+    assert labels.dtype == np.int32 and labels.shape == two.shape
+    assert sorted(np.unique(labels).tolist()) == [0, 1, 2] and np.array_equal(labels > 0, two)
+    assert labels[20, 12] != labels[20, 44] and labels[20, 12] > 0 and labels[20, 44] > 0  # one label per disc
+    left = labels == labels[20, 12]
+    assert abs(left.sum() - two.sum() / 2) <= 10  # cut near the neck, not through a disc
+    for r in (3, 12, 40):  # a lone disc of any size stays one nucleus
+        one = _discs((100, 100), [(50, 50)], r)
+        assert np.unique(split_nuclei(one)).tolist() == [0, 1]
+    ellipse = np.zeros((60, 60), bool)
+    yy, xx = np.mgrid[:60, :60]
+    ellipse[((yy - 30) / 8) ** 2 + ((xx - 30) / 22) ** 2 <= 1] = True  # an elongated nucleus is not cut in two
+    assert split_nuclei(ellipse).max() == 1
+
+
+def test_split_nuclei_separate_nuclei_cluster_border_and_messages():
+    from course_utils.segmentation import split_nuclei
+
+    apart = _discs((50, 50), [(10, 10), (38, 38)], 6)
+    assert np.array_equal(split_nuclei(apart), M.label_objects(torch.from_numpy(apart)).numpy())  # raster order
+    row = _discs((30, 90), [(15, 14), (15, 44), (15, 74)], 12)  # three overlapping in a row
+    assert split_nuclei(row).max() == 3
+    cut = _discs((40, 40), [(20, 0), (20, 19)], 10)  # one cut by the border, touching another
+    assert split_nuclei(cut).max() == 2
+    assert split_nuclei(np.zeros((5, 5))).max() == 0
+    assert split_nuclei(torch.from_numpy(apart).float()).max() == 2  # tensors and 0/1 floats
+    dots = apart.copy()
+    dots[0, 49] = True
+    assert split_nuclei(dots, min_size=5).max() == 2  # the stray pixel is dropped
+    specks = _discs((60, 60), [(15, 15), (40, 40)], 8)
+    specks[[2, 2, 55, 57], [50, 52, 3, 30]] = True  # 4 one-pixel specks: the typical nucleus stays ~200 px
+    assert split_nuclei(specks).max() == 6 and split_nuclei(specks, min_fraction=0.05).max() == 2
+    with pytest.raises(ValueError, match="one \\(H, W\\) mask"):
+        split_nuclei(np.zeros((2, 5, 5)))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        split_nuclei(apart, depth=1.5)
+
+
+def test_segment_nuclei_instances_returns_labels_whose_foreground_is_the_mask():
+    from course_utils.segmentation import segment_nuclei
+
+    img = _discs((48, 64), [(24, 20), (24, 40)], 10).astype(np.float32) * 0.9 + 0.05
+    mask = segment_nuclei(img, Threshold(), device="cpu")
+    labels = segment_nuclei(img, Threshold(), device="cpu", instances=True)
+    assert labels.dtype == np.int32 and np.array_equal(labels > 0, mask) and labels.max() == 2
+    batch = segment_nuclei(np.stack([img, img])[:, None], Threshold(), device="cpu", instances=True)
+    assert batch.shape == (2, 48, 64) and np.array_equal(batch[1], labels)
