@@ -98,7 +98,8 @@ def _model_input(model: nn.Module, x, where: str) -> torch.Tensor:
 CPU_BATCH, ACCELERATOR_BATCH = 16, 64
 """:func:`predict`'s default batch sizes. On the CPU, small batches keep a network's activations in the cache: a
 ``UNet(1, 1, 16)`` on 64x64 images ran 1.4 times faster in batches of 16 than of 64 on the course's 2-core machine
-(16 and 32 tie; 4 and 64 are slower), with the same outputs to the last bit. A GPU wants larger batches."""
+(16 and 32 tie; 4 and 64 are slower). The outputs are the same up to float rounding (a batch's size can change the
+order of a convolution's sums; notebook 07's U-Net gave identical bits). A GPU wants larger batches."""
 
 
 def predict(model: nn.Module, inputs: torch.Tensor, batch_size: int | None = None, device=None) -> torch.Tensor:
