@@ -11,13 +11,15 @@ without and with augmentation (notebook 04), the last two also on the held-out i
 "second microscope" records them (flatter and noisier).
 --kromp also scores Otsu and the reference model on the 79 real images of Kromp et al. 2020 (downloads
 them once). --notebooks also times each solution notebook 02-04 executed top to bottom at the CPU budget.
---real DIR (repeatable) scores, instead of all the above, the default call ``cu.segment_nuclei(image)``
-(with --auto also ``diameter="auto"``; --checkpoint PATH: another model than the reference) and Otsu's threshold
-on every image of DIR/images (any size; instance masks of the same name in DIR/masks, 0 background): per image
-and mean, the pixel IoU and the object-level F1 (predicted nuclei split by ``segment_nuclei(...,
-instances=True)``, matched to the true ones at IoU >= 0.5, course_utils.metrics.object_scores), then the time
-of one 1024x1024 image through the default call (issue #23's targets: mean IoU >= 0.85 and >= Otsu + 0.08 on each
-real set; under 3 s).
+--real DIR (repeatable) scores, instead of all the above, the default call ``cu.segment_nuclei(image)`` (nuclei's
+size estimated, ``diameter="auto"``), the image as it is (``diameter=None``, the default before issue #23) and
+Otsu's threshold (--checkpoint PATH: another model than the reference) on every image of DIR/images (any size;
+instance masks of the same name in DIR/masks, 0 background): per image and mean, the pixel IoU and the object-level
+F1 (predicted nuclei split by ``segment_nuclei(..., instances=True)``, matched to the true ones at IoU >= 0.5,
+course_utils.metrics.object_scores), then the time of one 1024x1024 image through the default call (issue #23's
+targets: mean IoU >= 0.85 and >= Otsu + 0.08 on each real set; under 3 s). --targets 16,20,24 (with --real) prints
+the mean IoU of the default call with each value of ``segmentation.TARGET_DIAMETER``, the size nuclei are shrunk to:
+how that value was chosen, on these validation sets.
 Targets (issue #3): reference IoU >= 0.95 on synthetic data; each notebook <= 5 minutes at the CPU budget
 on a 2-core machine; on real images IoU >= 0.85 (Otsu: about 0.73).
 """
@@ -83,30 +85,37 @@ def line(name: str, cards: list[dict], secs: float | None = None) -> None:
     )
 
 
-def real_table(folder: Path, reference: nn.Module, auto: bool = False) -> dict[str, dict[str, float]]:
-    """Per-image and mean pixel IoU / object F1 of Otsu, the default call and diameter="auto" on a folder of
-    real images with instance masks (``images/NAME``, ``masks/NAME``); returns the means by method."""
+def _real_images(folder: Path):
+    """(name, normalised image, instance labels) of every image of a folder of real images with instance masks
+    (``images/NAME``, ``masks/NAME``)."""
     import numpy as np
 
     from course_utils.images import IMAGE_SUFFIXES, normalize_percentile, read_image, to_gray
-    from course_utils.metrics import object_scores
-    from course_utils.segmentation import segment_nuclei, split_nuclei
 
     files = sorted(p for p in (folder / "images").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise SystemExit(f"--real {folder}: no images in {folder / 'images'}")
+    for f in files:
+        gt = to_gray(read_image(folder / "masks" / f.name), f.name).astype(np.int64)
+        yield f.stem, normalize_percentile(to_gray(read_image(f), f.name).astype(np.float32)), gt
+
+
+def real_table(folder: Path, reference: nn.Module) -> dict[str, dict[str, float]]:
+    """Per-image and mean pixel IoU / object F1 of Otsu, the default call and ``diameter=None`` on a folder of
+    real images with instance masks (``images/NAME``, ``masks/NAME``); returns the means by method."""
+    from course_utils.metrics import object_scores
+    from course_utils.segmentation import segment_nuclei, split_nuclei
+
     methods = {
         "Otsu": lambda img: split_nuclei(img > threshold_otsu(img), min_fraction=0.05),  # as instances=True
         "default": lambda img: segment_nuclei(img, reference, instances=True),
+        "diameter=None": lambda img: segment_nuclei(img, reference, diameter=None, instances=True),
     }
-    if auto:
-        methods['diameter="auto"'] = lambda img: segment_nuclei(img, reference, diameter="auto", instances=True)
-    print(f"\n{folder}: {len(files)} real images; pixel IoU / object F1 at IoU 0.5 (nuclei true -> found)")
+    images = list(_real_images(folder))
+    print(f"\n{folder}: {len(images)} real images; pixel IoU / object F1 at IoU 0.5 (nuclei true -> found)")
     print(f"{'image':34s} {'size':>10s} " + " ".join(f"{m:>19s}" for m in methods))
     rows = {m: [] for m in methods}
-    for f in files:
-        gt = to_gray(read_image(folder / "masks" / f.name), f.name).astype(np.int64)
-        img = normalize_percentile(to_gray(read_image(f), f.name).astype(np.float32))
+    for name, img, gt in images:
         cells = []
         for m, run in methods.items():
             labels = run(img)
@@ -115,7 +124,7 @@ def real_table(folder: Path, reference: nn.Module, auto: bool = False) -> dict[s
             obj = object_scores(labels, gt)
             rows[m].append((iou_, obj["F1"]))
             cells.append(f"{iou_:.3f} / {obj['F1']:.3f} {obj['true']:>3d}>{obj['matched']:<3d}")
-        print(f"{f.stem[:34]:34s} {'x'.join(map(str, gt.shape)):>10s} " + " ".join(f"{c:>19s}" for c in cells))
+        print(f"{name[:34]:34s} {'x'.join(map(str, gt.shape)):>10s} " + " ".join(f"{c:>19s}" for c in cells))
     means = {}
     for stat, fn in (("mean", statistics.mean), ("median", statistics.median)):
         cells = [f"{fn(r[0] for r in rows[m]):.3f} / {fn(r[1] for r in rows[m]):.3f}" for m in methods]
@@ -125,6 +134,33 @@ def real_table(folder: Path, reference: nn.Module, auto: bool = False) -> dict[s
     gap = means["default"]["IoU"] - means["Otsu"]["IoU"]
     print(f"default call - Otsu: {gap:+.3f} mean IoU (target: >= +0.08, and mean IoU >= 0.85)", flush=True)
     return means
+
+
+def target_sweep(folders: list[Path], reference: nn.Module, targets: list[float]) -> None:
+    """Mean pixel IoU of the default call on each folder with each value of ``segmentation.TARGET_DIAMETER`` (the
+    size nuclei are shrunk to; the module constant is set for the sweep and restored after it)."""
+    import numpy as np
+
+    from course_utils import segmentation
+    from course_utils.segmentation import segment_nuclei
+
+    sets = {folder.name: list(_real_images(folder)) for folder in folders}
+    kept = segmentation.TARGET_DIAMETER
+    print(f"\nmean pixel IoU of the default call by TARGET_DIAMETER (now {kept:g} px)")
+    print(f"{'TARGET_DIAMETER':>15s} " + " ".join(f"{name:>12s}" for name in sets))
+    try:
+        for t in targets:
+            segmentation.TARGET_DIAMETER = t
+            means = []
+            for images in sets.values():
+                ious = []
+                for _, img, gt in images:
+                    fg, true = segment_nuclei(img, reference) > 0, gt > 0
+                    ious.append(float((fg & true).sum() / max((fg | true).sum(), 1)))
+                means.append(np.mean(ious))
+            print(f"{t:15g} " + " ".join(f"{m:12.3f}" for m in means), flush=True)
+    finally:
+        segmentation.TARGET_DIAMETER = kept
 
 
 def time_1024(reference: nn.Module, repeats: int = 3) -> float:
@@ -150,19 +186,24 @@ def main() -> None:
     ap.add_argument("--kromp", action="store_true")
     ap.add_argument("--notebooks", action="store_true")
     ap.add_argument("--real", action="append", type=Path, default=[], metavar="DIR", help="a folder of real images")
-    ap.add_argument("--auto", action="store_true", help='with --real: also diameter="auto" (slow where it upscales)')
     ap.add_argument("--checkpoint", type=Path, default=None, help="with --real: score this model, not the reference")
+    ap.add_argument("--targets", default=None, help="with --real: TARGET_DIAMETER values to compare, e.g. 16,20,24")
     args = ap.parse_args()
     if args.real:
         device = torch.device(args.device) if args.device else cu.get_device()
         configure_threads(device)
-        reference = load_reference_nuclei_model(device)
+        if args.checkpoint is not None:
+            reference = cu.load_checkpoint(args.checkpoint, device=device)
+        else:
+            reference = load_reference_nuclei_model(device)
         print(
-            f"reference: {reference.checkpoint_meta.get('steps')} steps, synthetic held-out IoU "
-            f"{reference.checkpoint_meta.get('iou')}; device {device}; {torch.get_num_threads()} thread(s)"
+            f"{args.checkpoint or 'reference'}: {reference.checkpoint_meta.get('steps')} steps, synthetic held-out "
+            f"IoU {reference.checkpoint_meta.get('iou')}; device {device}; {torch.get_num_threads()} thread(s)"
         )
         for folder in args.real:
-            real_table(folder, reference, auto=args.auto)
+            real_table(folder, reference)
+        if args.targets:
+            target_sweep(args.real, reference, [float(t) for t in args.targets.split(",")])
         print(f"\n1024x1024 image, default call: {time_1024(reference):.2f} s (target: under 3 s)")
         return
     cu.set_budget(args.budget)

@@ -48,8 +48,8 @@ def test_segment_nuclei_on_a_raw_image_of_any_size(reference):
 
 
 def test_segment_nuclei_rescales_large_nuclei(reference):
-    """Nuclei 4x larger than any the model was trained on (a higher magnification): diameter="auto"
-    brings them back to the trained size."""
+    """Nuclei 4x larger than any the model was trained on (a higher magnification): the default call
+    (diameter="auto") brings them back to the trained size; diameter=None (the image as it is) does not."""
     from skimage.transform import resize
 
     from course_utils.segmentation import estimate_diameter
@@ -59,8 +59,9 @@ def test_segment_nuclei_rescales_large_nuclei(reference):
     big_y = torch.from_numpy(resize(y[0, 0].numpy(), (384, 384), order=0) > 0.5)[None]
     small = estimate_diameter(x[0, 0].numpy())
     assert estimate_diameter(big_x) == pytest.approx(4 * small, rel=0.3)
-    auto = segment_nuclei(big_x, reference, diameter="auto", device="cpu")
-    as_is = segment_nuclei(big_x, reference, device="cpu")
+    auto = segment_nuclei(big_x, reference, device="cpu")
+    assert np.array_equal(auto, segment_nuclei(big_x, reference, diameter="auto", device="cpu"))
+    as_is = segment_nuclei(big_x, reference, diameter=None, device="cpu")
     assert auto.shape == (384, 384)
     iou_auto = cu.iou(torch.from_numpy(auto)[None], big_y).item()
     assert iou_auto > 0.9 and iou_auto > cu.iou(torch.from_numpy(as_is)[None], big_y).item() + 0.2
@@ -68,7 +69,7 @@ def test_segment_nuclei_rescales_large_nuclei(reference):
 
 # Mean pixel IoU of the default call on the real crops that ship in data/nuclei-real (measured 2026-12-02 with the
 # checkpoint in data/checkpoints, data/README.md), less a margin of 0.03 for other CPUs and library versions.
-REAL_IOU_FLOOR = {"dsb2018": 0.717 - 0.03, "kromp2020": 0.808 - 0.03}
+REAL_IOU_FLOOR = {"dsb2018": 0.743 - 0.03, "kromp2020": 0.853 - 0.03}
 
 
 def test_reference_on_the_real_crops_that_ship(reference):

@@ -311,6 +311,23 @@ def test_segment_nuclei_refuses_a_diameter_that_is_not_positive(diameter):
         segment_nuclei(_raw(0), Threshold(), diameter=diameter, device="cpu")
 
 
+def test_segment_nuclei_shrinks_large_nuclei_to_the_target_size_and_never_enlarges():
+    from course_utils.segmentation import TARGET_DIAMETER, segment_nuclei
+
+    seen = []
+
+    class Record(Threshold):
+        def forward(self, x):
+            seen.append(tuple(x.shape[-2:]))
+            return super().forward(x)
+
+    img = _raw(0, (120, 120))
+    for diameter, shape in [(None, (120, 120)), (TARGET_DIAMETER / 2, (120, 120)), (3 * TARGET_DIAMETER, (40, 40))]:
+        mask = segment_nuclei(img, Record(), diameter=diameter, device="cpu")
+        assert seen[-1] == shape, f"diameter={diameter}: the model saw {seen[-1]}, not {shape}"
+        assert mask.shape == (120, 120), "the mask comes back at the image's size"
+
+
 # ---------------------------------------------------------------- validation split and training cells (03, 04)
 def _lab_data(n=12, n_train=9):
     from course_utils.nuclei_data import SegmentationData
@@ -354,7 +371,12 @@ def test_training_seconds_scales_with_steps_and_leaves_the_model_alone(g):
     net = SimpleUNet(2)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     batches = lambda: (torch.rand(2, 1, 16, 16, generator=g), (torch.rand(2, 1, 16, 16, generator=g) > 0.5).float())
-    t = training_seconds(net, batches, 100)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two threads spin against any other busy process and make a tiny step take seconds
+    try:
+        t = training_seconds(net, batches, 100)
+    finally:
+        torch.set_num_threads(threads)
     assert 0 < t < 100, "a step of a tiny net takes well under a second"
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items()), "the model itself is not trained"
     assert training_seconds(net, batches, 0) == 0
