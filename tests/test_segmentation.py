@@ -458,3 +458,19 @@ def test_segment_nuclei_instances_returns_labels_whose_foreground_is_the_mask():
     assert labels.dtype == np.int32 and np.array_equal(labels > 0, mask) and labels.max() == 2
     batch = segment_nuclei(np.stack([img, img])[:, None], Threshold(), device="cpu", instances=True)
     assert batch.shape == (2, 48, 64) and np.array_equal(batch[1], labels)
+
+
+def test_estimate_diameter_of_a_large_image_looks_at_fewer_pixels_and_agrees(monkeypatch):
+    """Over ESTIMATE_PIXELS pixels, every k-th row and column is used (4 times faster at 1024²); the estimate stays
+    within 10 % of the one on every pixel, for nuclei of the trained size and for large ones."""
+    from course_utils import segmentation
+    from course_utils.nuclei import make_nuclei
+
+    for scale, tile in [((7.0, 7.0), 128), ((25.0, 25.0), 256)]:
+        img = np.tile(make_nuclei(1, tile, generator=3, scale=scale)[0][0, 0].numpy(), (1040 // tile + 1,) * 2)
+        fast = segmentation.estimate_diameter(img)
+        with monkeypatch.context() as m:
+            m.setattr(segmentation, "ESTIMATE_PIXELS", img.size)
+            full = segmentation.estimate_diameter(img)
+        assert fast == pytest.approx(full, rel=0.1), f"semi-axis {scale[0]}: {fast:.1f} px against {full:.1f} px"
+        assert full == pytest.approx(2 * scale[0], rel=0.35), "the estimate is the nuclei's diameter"
