@@ -2545,6 +2545,12 @@ def check_masked_mse(fn, name) -> None:
         if torch.isclose(got.detach(), everywhere.detach(), rtol=1e-5):
             problem = "you return the mean squared error over all pixels; Noise2Void scores only the masked ones"
             hint = "the network saw every unmasked pixel: scoring it there teaches it to copy its input."
+        elif torch.isclose(got.detach(), expected.detach() * output.shape[1], rtol=1e-5):
+            problem = (
+                f"you divide the masked errors by the number of masked pixels, {int(mask.sum())}, not of masked "
+                f"values: each pixel has {output.shape[1]} channels here, so you return {output.shape[1]} times the mean"
+            )
+            hint = "count the mask expanded to the output's shape, e.g. mask.expand_as(output).sum()."
         elif torch.isclose(got.detach(), over_all.detach(), rtol=1e-5):
             problem = (
                 f"you divide the masked errors by the number of all values: {got.item():.4f} instead of "

@@ -199,6 +199,8 @@ def test_checks_pass_the_course_versions_and_explain_wrong_ones(capsys):
     assert "over all pixels" in capsys.readouterr().out
     assert check_masked_mse(lambda o, t, m: ((o - t) ** 2 * m).mean()).passed is False
     assert "number of all values" in capsys.readouterr().out
+    assert check_masked_mse(lambda o, t, m: ((o - t) ** 2 * m).sum() / m.sum()).passed is False
+    assert "number of masked pixels" in capsys.readouterr().out
     assert check_masked_mse(lambda o, t, m: ((o - t)[m.expand_as(o)] ** 2).mean().detach()).passed is False
     assert "no gradient" in capsys.readouterr().out
 
