@@ -2548,7 +2548,8 @@ def check_masked_mse(fn, name) -> None:
         elif torch.isclose(got.detach(), expected.detach() * output.shape[1], rtol=1e-5):
             problem = (
                 f"you divide the masked errors by the number of masked pixels, {int(mask.sum())}, not of masked "
-                f"values: each pixel has {output.shape[1]} channels here, so you return {output.shape[1]} times the mean"
+                f"values: each pixel has {output.shape[1]} channels here, so you return {output.shape[1]} times the "
+                "mean"
             )
             hint = "count the mask expanded to the output's shape, e.g. mask.expand_as(output).sum()."
         elif torch.isclose(got.detach(), over_all.detach(), rtol=1e-5):
