@@ -57,9 +57,9 @@ def load_reference_nuclei_model(device=None) -> nn.Module:
 
 TRAINED_DIAMETER = 16.0  # typical nucleus diameter (px) of the synthetic training images (2 x semi-axes 2.5..18)
 # Nuclei larger than this (px across) are shrunk to it before the model sees them. Chosen on the real validation
-# sets of issue #23 (benchmarks/bench_segmentation.py --real DIR --targets 16,20,24,28,32; data/README.md): DSB
-# 2018 is segmented best at 16, Kromp 2020 at 32; 20 serves both.
-TARGET_DIAMETER = 20.0
+# sets of issue #23 (benchmarks/bench_segmentation.py --real DIR --targets 20,24,28; data/README.md): DSB 2018 is
+# segmented best at 16-20, Kromp 2020 at 28-32; 24 serves both.
+TARGET_DIAMETER = 24.0
 ESTIMATE_PIXELS = 512 * 512  # estimate_diameter looks at about this many pixels of a larger image
 
 
@@ -173,11 +173,12 @@ def segment_nuclei(
             for raw microscope images; turn it off for images already normalised that way.
         diameter: typical nucleus diameter in pixels (a number >= 1), ``"auto"`` (the default) to estimate it
             for each image (:func:`estimate_diameter`), or ``None`` to use the image as it is. Where nuclei are
-            larger than ``TARGET_DIAMETER`` (20 px), the image is shrunk so that they are about 20 px across,
+            larger than ``TARGET_DIAMETER`` (24 px), the image is shrunk so that they are about 24 px across,
             and the mask scaled back; smaller nuclei are left as they are (the reference model was trained on
-            nuclei 5 to 36 px across). On the real validation images of issue #23 the default raised the mean IoU
-            from 0.741 to 0.775 (2018 Data Science Bowl, 24 images) and from 0.823 to 0.831 (Kromp et al. 2020,
-            18 images; nuclei about 100 px across) over ``None``, and it makes images of large nuclei faster.
+            nuclei 5 to 36 px across). On the real validation images of issue #23 it raised the mean IoU of the
+            model of that day from 0.741 to 0.775 (2018 Data Science Bowl, 24 images) and from 0.823 to 0.831
+            (Kromp et al. 2020, 18 images; nuclei about 100 px across) over ``None``, and it makes images of large
+            nuclei faster. The reference model since then segments nuclei that large only shrunk.
         instances: return labelled nuclei instead of the mask: int32 (H, W) (or (N, H, W)), 0 background,
             1..k one number per nucleus, touching nuclei split by :func:`split_nuclei`, specks under 5 % of the
             typical nucleus's area dropped (``min_fraction=0.05``: on the real validation crops of
