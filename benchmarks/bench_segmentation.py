@@ -103,7 +103,7 @@ def _real_images(folder: Path):
 def real_table(folder: Path, reference: nn.Module) -> dict[str, dict[str, float]]:
     """Per-image and mean pixel IoU / object F1 of Otsu, the default call and ``diameter=None`` on a folder of
     real images with instance masks (``images/NAME``, ``masks/NAME``); returns the means by method."""
-    from course_utils.metrics import object_scores
+    from course_utils.metrics import iou, object_scores
     from course_utils.segmentation import segment_nuclei, split_nuclei
 
     methods = {
@@ -119,8 +119,7 @@ def real_table(folder: Path, reference: nn.Module) -> dict[str, dict[str, float]
         cells = []
         for m, run in methods.items():
             labels = run(img)
-            fg, true = labels > 0, gt > 0
-            iou_ = float((fg & true).sum() / max((fg | true).sum(), 1))
+            iou_ = iou(labels > 0, gt > 0).item()
             obj = object_scores(labels, gt)
             rows[m].append((iou_, obj["F1"]))
             cells.append(f"{iou_:.3f} / {obj['F1']:.3f} {obj['true']:>3d}>{obj['matched']:<3d}")
@@ -138,29 +137,23 @@ def real_table(folder: Path, reference: nn.Module) -> dict[str, dict[str, float]
 
 def target_sweep(folders: list[Path], reference: nn.Module, targets: list[float]) -> None:
     """Mean pixel IoU of the default call on each folder with each value of ``segmentation.TARGET_DIAMETER`` (the
-    size nuclei are shrunk to; the module constant is set for the sweep and restored after it)."""
+    size nuclei are shrunk to), passed to the pipeline of ``segment_nuclei`` in place of the constant."""
     import numpy as np
 
     from course_utils import segmentation
-    from course_utils.segmentation import segment_nuclei
+    from course_utils.metrics import iou
 
     sets = {folder.name: list(_real_images(folder)) for folder in folders}
-    kept = segmentation.TARGET_DIAMETER
-    print(f"\nmean pixel IoU of the default call by TARGET_DIAMETER (now {kept:g} px)")
+    print(f"\nmean pixel IoU of the default call by TARGET_DIAMETER (now {segmentation.TARGET_DIAMETER:g} px)")
     print(f"{'TARGET_DIAMETER':>15s} " + " ".join(f"{name:>12s}" for name in sets))
-    try:
-        for t in targets:
-            segmentation.TARGET_DIAMETER = t
-            means = []
-            for images in sets.values():
-                ious = []
-                for _, img, gt in images:
-                    fg, true = segment_nuclei(img, reference) > 0, gt > 0
-                    ious.append(float((fg & true).sum() / max((fg | true).sum(), 1)))
-                means.append(np.mean(ious))
-            print(f"{t:15g} " + " ".join(f"{m:12.3f}" for m in means), flush=True)
-    finally:
-        segmentation.TARGET_DIAMETER = kept
+    for t in targets:
+        means = []
+        for images in sets.values():
+            masks = [
+                segmentation._segment(img, reference, 0.5, True, "auto", None, None, target=t) for _, img, _ in images
+            ]
+            means.append(np.mean([iou(m, gt > 0).item() for m, (_, _, gt) in zip(masks, images)]))
+        print(f"{t:15g} " + " ".join(f"{m:12.3f}" for m in means), flush=True)
 
 
 def time_1024(reference: nn.Module, repeats: int = 3) -> float:

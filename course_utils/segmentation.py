@@ -254,7 +254,9 @@ def split_nuclei(mask, *, depth: float = 0.3, min_size: int = 0, min_fraction: f
     return new[labels]
 
 
-def _segment(img, model, threshold, normalize, diameter, tile, device) -> np.ndarray:
+def _segment(img, model, threshold, normalize, diameter, tile, device, target=None) -> np.ndarray:
+    """One (H, W) image through :func:`segment_nuclei`'s pipeline; ``target`` replaces ``TARGET_DIAMETER`` (the
+    benchmark's sweep of it)."""
     from skimage.transform import resize
 
     img = img.astype(np.float32)
@@ -262,7 +264,8 @@ def _segment(img, model, threshold, normalize, diameter, tile, device) -> np.nda
         img = normalize_percentile(img)
     if diameter == "auto":
         diameter = estimate_diameter(img)
-    factor = 1.0 if diameter is None else min(TARGET_DIAMETER / float(diameter), 1.0)  # shrink only
+    target = TARGET_DIAMETER if target is None else target
+    factor = 1.0 if diameter is None else min(target / float(diameter), 1.0)  # shrink only
     work = img
     if factor < 0.9:
         shape = (max(8, round(img.shape[0] * factor)), max(8, round(img.shape[1] * factor)))
