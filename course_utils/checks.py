@@ -533,6 +533,17 @@ def check_noisy_pair(fn, name) -> None:
             "with the same generator you give different pairs: the noise does not come from generator",
             "pass generator=generator where the noise is drawn.",
         )
+    from .natural import add_gaussian_noise
+
+    g = torch.Generator().manual_seed(9)  # the generator pair() passes
+    first = add_gaussian_noise(crops, sigma, generator=g)
+    if torch.equal(x, first) and torch.equal(y, add_gaussian_noise(crops, sigma, generator=g)):
+        _fail(
+            name,
+            "you draw the input's noise first and the target's second: the other way round from the stored run, "
+            "so your training would see other noisy crops than the one the notebook describes",
+            "draw the target's noise first, then the input's.",
+        )
     _report(name, [], 1)
 
 
@@ -2420,7 +2431,19 @@ def check_n2v_mask(fn, name) -> None:
 
     def call(fraction, radius=2, seed=0, inp=x):
         before = inp.clone()
-        got = _run(name, fn, inp, fraction, radius, generator=torch.Generator().manual_seed(seed))
+        try:
+            got = fn(inp, fraction, radius, generator=torch.Generator().manual_seed(seed))
+        except NotImplementedError:
+            _not_done(name)
+        except Exception as e:  # a student's bug; an index off the image is the usual one: say where to look
+            _fail(
+                name,
+                f"raised {type(e).__name__}: {e}",
+                "a neighbour's position left the image: near the border, an offset that would leave it must point "
+                "the other way (row - dy instead of row + dy), so that rows stay in 0..H-1 and columns in 0..W-1."
+                if "out of bounds" in str(e)
+                else "",
+            )
         if not torch.equal(inp, before):
             _fail(name, "your function changed its input in place", "work on a copy: masked = noisy.clone().")
         if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):

@@ -181,6 +181,22 @@ def test_checks_pass_the_course_versions_and_explain_wrong_ones(capsys):
     assert check_n2v_mask(skewed).passed is False
     assert "offset (0, 1) takes" in capsys.readouterr().out
 
+    def flipped_the_wrong_way(noisy, fraction, radius=2, generator=None):
+        n, c, h, w = noisy.shape
+        mask = torch.rand(n, 1, h, w, generator=generator) < fraction
+        k = torch.randint(0, (2 * radius + 1) ** 2 - 1, (n, 1, h, w), generator=generator)
+        k = k + (k >= (2 * radius + 1) ** 2 // 2)
+        dy, dx = k // (2 * radius + 1) - radius, k % (2 * radius + 1) - radius
+        r, q = torch.arange(h).view(1, 1, h, 1) + dy, torch.arange(w).view(1, 1, 1, w) + dx
+        r = torch.where((r < 0) | (r >= h), r + 2 * dy, r)  # pushed further out instead of back in
+        q = torch.where((q < 0) | (q >= w), q + 2 * dx, q)
+        src = noisy.flatten(2).gather(2, (r * w + q).flatten(2).expand(n, c, h * w)).view_as(noisy)
+        return torch.where(mask, src, noisy), mask
+
+    assert check_n2v_mask(flipped_the_wrong_way).passed is False
+    out = capsys.readouterr().out
+    assert "raised RuntimeError" in out and "row - dy instead of row + dy" in out
+
     def in_place(noisy, fraction, radius=2, generator=None):
         masked, mask = n2v.n2v_mask(noisy, fraction, radius, generator=generator)
         noisy.copy_(masked)

@@ -126,6 +126,13 @@ def test_noisy_pair_check(capsys):
     assert check_noisy_pair(right).passed
     capsys.readouterr()
 
+    def input_first(crops, sigma, noisy_targets, generator=None):
+        x = natural.add_gaussian_noise(crops, sigma, generator=generator)
+        return x, natural.add_gaussian_noise(crops, sigma, generator=generator) if noisy_targets else crops
+
+    assert check_noisy_pair(input_first).passed is False
+    assert "draw the target's noise first" in capsys.readouterr().out
+
     def same_noise(crops, sigma, noisy_targets, generator=None):
         x = natural.add_gaussian_noise(crops, sigma, generator=generator)
         return x, x if noisy_targets else crops
