@@ -312,7 +312,7 @@ def test_segment_nuclei_refuses_a_diameter_that_is_not_positive(diameter):
 
 
 def test_segment_nuclei_shrinks_large_nuclei_to_the_target_size_and_never_enlarges():
-    from course_utils.segmentation import TARGET_DIAMETER, segment_nuclei
+    from course_utils.segmentation import TARGET_DIAMETER, _segment, segment_nuclei
 
     seen = []
 
@@ -326,6 +326,9 @@ def test_segment_nuclei_shrinks_large_nuclei_to_the_target_size_and_never_enlarg
         mask = segment_nuclei(img, Record(), diameter=diameter, device="cpu")
         assert seen[-1] == shape, f"diameter={diameter}: the model saw {seen[-1]}, not {shape}"
         assert mask.shape == (120, 120), "the mask comes back at the image's size"
+    # the benchmark's sweep of the target size (bench_segmentation.py --targets) passes it instead of the constant
+    _segment(img, Record(), 0.5, True, 3 * TARGET_DIAMETER, None, "cpu", target=2 * TARGET_DIAMETER)
+    assert seen[-1] == (80, 80)
 
 
 # ---------------------------------------------------------------- validation split and training cells (03, 04)
