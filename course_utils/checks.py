@@ -161,14 +161,15 @@ def _check(body):
     return check
 
 
-def _run(name: str, fn, *args, **kwargs):
-    """The student's function called once; 'not done yet' or its crash reported (and the check stopped)."""
+def _run(name: str, fn, *args, _hint=None, **kwargs):
+    """The student's function called once; 'not done yet' or its crash reported (and the check stopped), with the
+    hint ``_hint(exception)`` when given (a check that knows the usual cause of a crash)."""
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
         _not_done(name)
     except Exception as e:  # a student's bug: say what broke
-        _report(name, [f"raised {type(e).__name__}: {e}"], 1)
+        _report(name, [f"raised {type(e).__name__}: {e}"], 1, _hint(e) if _hint else "")
 
 
 def _fail(name: str, problem: str, hint: str = ""):
@@ -489,11 +490,11 @@ def check_noisy_pair(fn, name) -> None:
     Gaussian noise of standard deviation sigma / 255; the target the crops themselves, or with ``noisy_targets``
     the crops plus an independent second draw of the noise; both drawn with ``generator``."""
     crops = torch.rand(64, 1, 32, 32, generator=torch.Generator().manual_seed(6))
-    sigma = 25
+    sigma, seed = 25, 9
     std = sigma / 255
 
     def pair(noisy_targets):
-        got = _run(name, fn, crops.clone(), sigma, noisy_targets, generator=torch.Generator().manual_seed(9))
+        got = _run(name, fn, crops.clone(), sigma, noisy_targets, generator=torch.Generator().manual_seed(seed))
         if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
             _fail(name, f"{name} must return a pair of tensors (input, target), got {_shapes(got)}")
         if got[0].shape != crops.shape or got[1].shape != crops.shape:
@@ -535,9 +536,10 @@ def check_noisy_pair(fn, name) -> None:
         )
     from .natural import add_gaussian_noise
 
-    g = torch.Generator().manual_seed(9)  # the generator pair() passes
-    first = add_gaussian_noise(crops, sigma, generator=g)
-    if torch.equal(x, first) and torch.equal(y, add_gaussian_noise(crops, sigma, generator=g)):
+    g = torch.Generator().manual_seed(seed)  # the draws of pair(True), input first
+    if torch.equal(x, add_gaussian_noise(crops, sigma, generator=g)) and torch.equal(
+        y, add_gaussian_noise(crops, sigma, generator=g)
+    ):
         _fail(
             name,
             "you draw the input's noise first and the target's second: the other way round from the stored run, "
@@ -2429,21 +2431,17 @@ def check_n2v_mask(fn, name) -> None:
     # every value tells where it came from: image, channel, row, column
     x = torch.arange(n * c * h * w, dtype=torch.float32).view(n, c, h, w)
 
+    def off_image(e):  # an index off the image is the usual crash: say where to look
+        if "out of bounds" not in str(e):
+            return ""
+        return (
+            "a neighbour's position left the image: near the border, an offset that would leave it must point the "
+            "other way (row - dy instead of row + dy), so that rows stay in 0..H-1 and columns in 0..W-1."
+        )
+
     def call(fraction, radius=2, seed=0, inp=x):
         before = inp.clone()
-        try:
-            got = fn(inp, fraction, radius, generator=torch.Generator().manual_seed(seed))
-        except NotImplementedError:
-            _not_done(name)
-        except Exception as e:  # a student's bug; an index off the image is the usual one: say where to look
-            _fail(
-                name,
-                f"raised {type(e).__name__}: {e}",
-                "a neighbour's position left the image: near the border, an offset that would leave it must point "
-                "the other way (row - dy instead of row + dy), so that rows stay in 0..H-1 and columns in 0..W-1."
-                if "out of bounds" in str(e)
-                else "",
-            )
+        got = _run(name, fn, inp, fraction, radius, generator=torch.Generator().manual_seed(seed), _hint=off_image)
         if not torch.equal(inp, before):
             _fail(name, "your function changed its input in place", "work on a copy: masked = noisy.clone().")
         if not (isinstance(got, (tuple, list)) and len(got) == 2 and all(torch.is_tensor(t) for t in got)):
